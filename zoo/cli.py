@@ -1,0 +1,152 @@
+"""The `zoo` command line: thin wrappers over the library.
+
+Exit codes: 0 success, 1 a runtime failure (bad preset, missing data, ...),
+2 a usage error (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def _cmd_list(args):
+    from zoo.presets import list_models, read_metadata
+    from zoo.training import list_recipes
+
+    names = list_models()
+    print("Pretrained presets (zoo.load(name)):")
+    for name in names:
+        card = read_metadata(name)
+        nll = card.get("metrics", {}).get("nll_nats")
+        extra = f"  NLL {nll:.2f} nats" if nll is not None else ""
+        print(f"  {name:24s} {card.get('dataset', ''):14s} latent {card.get('latent_dim', '?')}{extra}")
+    if not names:
+        print("  (none shipped yet)")
+    print("Training recipes (zoo train --preset NAME):")
+    for name in list_recipes():
+        print(f"  {name}")
+    return 0
+
+
+def _cmd_info(args):
+    from zoo.presets import read_metadata
+
+    card = read_metadata(args.name)
+    if args.json:
+        print(json.dumps(card, indent=2))
+        return 0
+    for key in ("name", "description", "variant", "dataset", "preprocessing", "likelihood", "prior", "latent_dim",
+                "parameters", "epochs", "training_command", "wall_time_seconds_last_run", "machine",
+                "weights_sha256"):
+        if key in card:
+            print(f"{key:28s} {card[key]}")
+    for key, value in card.get("metrics", {}).items():
+        print(f"metrics.{key:20s} {value}")
+    return 0
+
+
+def _cmd_train(args):
+    from zoo.training import load_recipe, train
+
+    recipe = load_recipe(args.config or args.preset)
+    out = args.out or os.path.join("runs", recipe["name"])
+    _, history = train(recipe, out, work_dir=args.work_dir, epochs=args.epochs, take=args.take,
+                       verbose=1 if sys.stdout.isatty() else 2)
+    print(f"preset written to {out}")
+    return 0
+
+
+def _cmd_eval(args):
+    from zoo import data
+    from zoo.evaluate import evaluate_likelihood
+    from zoo.presets import load, read_metadata, resolve, METADATA_FILE, _write_json_atomic
+
+    model = load(args.name)
+    card = read_metadata(args.name)
+    x, y = data.load_numpy(card["dataset"], "test", card["preprocessing"], seed=args.seed, take=args.num_examples)
+    result = evaluate_likelihood(model, x, y if model.conditional else None, k=args.k, seed=args.seed)
+    print(json.dumps(result, indent=2))
+    if args.write_card:
+        card.setdefault("metrics", {}).update(result)
+        card["metrics"]["protocol"] = (
+            f"test split, {card['preprocessing']} with seed {args.seed}, importance sampling with the posterior "
+            f"as proposal, k={args.k}; command: zoo eval {args.name} --k {args.k}"
+            + (f" --num-examples {args.num_examples}" if args.num_examples else "") + " --write-card")
+        _write_json_atomic(os.path.join(resolve(args.name), METADATA_FILE), card)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(result, f, indent=2)
+    return 0
+
+
+def _cmd_sample(args):
+    from zoo.plots import save_grid
+    from zoo.presets import load
+
+    model = load(args.name)
+    images = model.sample(args.n, seed=args.seed, labels=args.label)
+    save_grid(images, args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zoo", description="Pretrained Variational Autoencoders for Keras 3.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("list", help="list the pretrained presets and training recipes")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("info", help="show a preset's model card")
+    p.add_argument("name", help="preset name or directory")
+    p.add_argument("--json", action="store_true", help="print the whole card as JSON")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("train", help="train a preset from its recipe (resumable)")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--preset", help="recipe name, e.g. vae_mnist")
+    g.add_argument("--config", help="path to a recipe JSON file")
+    p.add_argument("--out", help="preset directory to write (default runs/<name>)")
+    p.add_argument("--work-dir", help="checkpoints and logs (default <out>.work); reuse it to resume")
+    p.add_argument("--epochs", type=int, help="override the recipe's epochs")
+    p.add_argument("--take", type=int, help="train on the first N examples only")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("eval", help="importance-sampled test NLL of a preset")
+    p.add_argument("name")
+    p.add_argument("--k", type=int, default=5000, help="importance samples per image")
+    p.add_argument("--num-examples", type=int, help="first N test images only")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="write the result JSON here")
+    p.add_argument("--write-card", action="store_true", help="record the result in the preset's model card")
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("sample", help="write a grid of samples as PNG")
+    p.add_argument("name")
+    p.add_argument("-n", type=int, default=64)
+    p.add_argument("--out", default="samples.png")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--label", type=int, help="class to generate (conditional models)")
+    p.set_defaults(func=_cmd_sample)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from zoo.data import DataSourceError
+    from zoo.presets import PresetError
+    from zoo.validation import InputError
+
+    try:
+        return args.func(args)
+    except (PresetError, DataSourceError, InputError, ValueError, FileNotFoundError) as e:
+        print(f"zoo {args.command}: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,328 @@
+"""The shared mechanics of every model in the zoo.
+
+`LatentVariableModel` owns the networks, the prior and the likelihood, the public
+methods (`encode`, `decode`, `sample`, `reconstruct`, `elbo`,
+`log_importance_weights`), the metric trackers, input validation, configuration
+and the training/evaluation steps. A variant states only its objective by
+implementing `loss_terms`, which returns per-example tensors; the entry named
+"loss" is minimized and every entry listed in `metric_names` is reported.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from zoo import nets
+from zoo.distributions import get_likelihood, get_prior, kl_divergence
+from zoo.validation import check_images, check_labels
+
+tfd = tfp.distributions
+
+MIN_POSTERIOR_SCALE = 1e-4
+
+
+def stateless_seed(seed):
+    """A TFP stateless seed from an int, or None (fresh randomness)."""
+    if seed is None:
+        return None
+    return tf.constant([int(seed), 0], dtype=tf.int32)
+
+
+class LatentVariableModel(keras.Model):
+    """Base of all zoo models: a convolutional encoder/decoder pair with a TFP prior
+    and likelihood.
+
+    Args:
+        image_shape: (height, width, channels) of the images.
+        latent_dim: size of z.
+        widths: conv channel widths of the encoder (the decoder mirrors them); each
+            halves the spatial size.
+        hidden_dim: width of the dense layer between the conv stack and z.
+        likelihood: "bernoulli" or "gaussian" (or a dict with "name" and options).
+        prior: "standard_normal" or another registered prior (name or dict).
+        beta: weight of the KL term.
+        kl_warmup_steps: the KL weight grows linearly from 0 to `beta` over this many
+            optimizer steps (0 disables warm-up).
+        free_bits: minimum KL in nats per latent dimension, averaged over the batch
+            (Kingma et al. 2016), a guard against posterior collapse; 0 disables it.
+        num_classes: for conditional models, the number of labels (0 otherwise).
+        activation: activation of the hidden layers.
+        seed: seed of the model's sampling noise (weights are seeded through
+            `keras.utils.set_random_seed`).
+    """
+
+    metric_names = ("loss", "elbo", "reconstruction", "kl")
+    conditional = False
+
+    def __init__(
+        self,
+        image_shape=(28, 28, 1),
+        latent_dim=16,
+        widths=(32, 64),
+        hidden_dim=256,
+        likelihood="bernoulli",
+        prior="standard_normal",
+        beta=1.0,
+        kl_warmup_steps=0,
+        free_bits=0.0,
+        num_classes=0,
+        activation="swish",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        # === Config ===
+        self.image_shape = tuple(int(v) for v in image_shape)
+        if len(self.image_shape) != 3:
+            raise ValueError(f"image_shape must be (height, width, channels), got {image_shape}")
+        self.latent_dim = int(latent_dim)
+        self.widths = tuple(int(v) for v in widths)
+        self.hidden_dim = int(hidden_dim)
+        self.likelihood_config = likelihood
+        self.prior_config = prior
+        self.beta = float(beta)
+        self.kl_warmup_steps = int(kl_warmup_steps)
+        self.free_bits = float(free_bits)
+        self.num_classes = int(num_classes)
+        self.activation = activation
+        self.seed = seed
+        if self.conditional and self.num_classes < 2:
+            raise ValueError(f"{type(self).__name__} is conditional: set num_classes >= 2")
+
+        # === Layers ===
+        self.likelihood = get_likelihood(likelihood)
+        condition_dim = self.num_classes if self.conditional else 0
+        self.encoder = nets.build_encoder(
+            self.image_shape, self.widths, self.hidden_dim, self.encoder_output_dim,
+            condition_dim=condition_dim, activation=activation,
+        )
+        self.decoder = nets.build_decoder(
+            self.image_shape, self.widths, self.hidden_dim, self.latent_dim,
+            self.likelihood.params_per_channel * self.image_shape[-1],
+            condition_dim=condition_dim, activation=activation,
+        )
+        self.prior = get_prior(prior, self.latent_dim)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
+        self.build_extra()
+        self.built = True
+
+    # ------------------------------------------------------------------ hooks for variants
+
+    @property
+    def encoder_output_dim(self) -> int:
+        """Raw encoder outputs: a mean and a raw scale per latent dimension."""
+        return 2 * self.latent_dim
+
+    def build_extra(self):
+        """Variants that own extra layers (discriminators, flows) create them here."""
+
+    def posterior(self, params, condition=None) -> tfd.Distribution:
+        """q(z|x) from the encoder's raw output: a diagonal Gaussian."""
+        loc, raw_scale = tf.split(params, 2, axis=-1)
+        return tfd.MultivariateNormalDiag(loc=loc, scale_diag=tf.nn.softplus(raw_scale) + MIN_POSTERIOR_SCALE)
+
+    def loss_terms(self, x, condition, training: bool) -> dict:
+        """Per-example objective terms; must contain "loss" and every metric name."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ the model
+
+    def _condition(self, y, batch_size=None):
+        if not self.conditional:
+            return None
+        return check_labels(y, self.num_classes, batch_size)
+
+    def _encode(self, x, condition=None, training=False):
+        inputs = x if condition is None else [x, condition]
+        return self.posterior(self.encoder(inputs, training=training), condition)
+
+    def _decode_raw(self, z, condition=None, training=False):
+        inputs = z if condition is None else [z, condition]
+        return self.decoder(inputs, training=training)
+
+    def prior_distribution(self) -> tfd.Distribution:
+        return self.prior.distribution(self)
+
+    def draw_seed(self):
+        """A fresh stateless seed from the model's seed generator (traceable)."""
+        return tf.cast(self.seed_generator.next(), tf.int32)
+
+    def elbo_terms(self, x, condition=None, training=False, seed=None) -> dict:
+        """One-sample ELBO pieces per example: reconstruction = -log p(x|z), kl, z, posterior."""
+        posterior = self._encode(x, condition, training)
+        z = posterior.sample(seed=self.draw_seed() if seed is None else seed)
+        likelihood = self.likelihood.distribution(self._decode_raw(z, condition, training))
+        reconstruction = -likelihood.log_prob(x)
+        kl = kl_divergence(posterior, self.prior_distribution(), z)
+        return {"reconstruction": reconstruction, "kl": kl, "z": z, "posterior": posterior}
+
+    def kl_weight(self):
+        """beta, ramped linearly over `kl_warmup_steps` optimizer steps."""
+        if self.kl_warmup_steps <= 0 or getattr(self, "optimizer", None) is None:
+            return tf.constant(self.beta)
+        step = tf.cast(self.optimizer.iterations, tf.float32)
+        return self.beta * tf.minimum(1.0, step / float(self.kl_warmup_steps))
+
+    def free_bits_kl(self, posterior, z, kl):
+        """KL for the loss with free bits: per dimension, max(free_bits, batch-mean KL_d).
+
+        Needs per-dimension KL, which the diagonal Gaussian posterior/prior pair has in
+        closed form; otherwise the total KL is returned unchanged.
+        """
+        if self.free_bits <= 0:
+            return kl
+        prior = self.prior_distribution()
+        if not (isinstance(posterior, tfd.MultivariateNormalDiag) and isinstance(prior, tfd.MultivariateNormalDiag)):
+            return kl
+        q = tfd.Normal(posterior.mean(), posterior.stddev())
+        p = tfd.Normal(prior.mean(), prior.stddev())
+        per_dim = tf.reduce_mean(tfd.kl_divergence(q, p), axis=0)  # [D]
+        clamped = tf.reduce_sum(tf.maximum(per_dim, self.free_bits))
+        # Same batch mean as the clamped total, per example for the step's averaging.
+        return kl - tf.reduce_mean(kl) + clamped
+
+    def call(self, inputs, training=False):
+        """Reconstructions: x (or (x, y) when conditional) -> E[x | z = mean of q(z|x)]."""
+        x, y = (inputs if self.conditional else (inputs, None))
+        condition = self._condition(y)
+        z = self._encode(x, condition, training).mean()
+        return self.likelihood.mean(self._decode_raw(z, condition, training))
+
+    # ------------------------------------------------------------------ public API
+
+    def _inputs(self, x, y=None, where="x"):
+        x = check_images(x, self.image_shape, where)
+        return x, self._condition(y, x.shape[0])
+
+    def encode(self, x, y=None) -> tfd.Distribution:
+        """q(z|x): a `tfd` distribution with batch [B] and event [latent_dim]."""
+        x, condition = self._inputs(x, y)
+        return self._encode(x, condition)
+
+    def decode(self, z, y=None) -> tfd.Distribution:
+        """p(x|z): a `tfd` distribution with batch [B] and event [H, W, C]."""
+        z = tf.convert_to_tensor(z, tf.float32)
+        if z.shape.rank != 2 or z.shape[-1] != self.latent_dim:
+            raise ValueError(f"z: expected shape [batch, {self.latent_dim}], got {tuple(z.shape)}")
+        condition = self._condition(y, z.shape[0])
+        return self.likelihood.distribution(self._decode_raw(z, condition))
+
+    def decode_mean(self, z, y=None):
+        """E[x|z] as an image batch in [0, 1]."""
+        z = tf.convert_to_tensor(z, tf.float32)
+        condition = self._condition(y, z.shape[0])
+        return self.likelihood.mean(self._decode_raw(z, condition))
+
+    def sample(self, n: int, seed=None, labels=None) -> np.ndarray:
+        """n images E[x|z] with z ~ p(z); `labels` (conditional models) picks the classes."""
+        if int(n) < 1:
+            raise ValueError(f"n must be a positive number of samples, got {n}")
+        z = self.prior_distribution().sample(int(n), seed=stateless_seed(seed))
+        if self.conditional and labels is None:
+            raise ValueError("this model is conditional: pass labels=[...] (one class or n classes)")
+        if labels is not None:
+            labels = np.broadcast_to(np.asarray(labels), (int(n),))
+        return self.decode_mean(z, labels).numpy()
+
+    def reconstruct(self, x, y=None) -> np.ndarray:
+        """E[x|z] at the posterior mean, as images in [0, 1]."""
+        x, condition = self._inputs(x, y)
+        z = self._encode(x, condition).mean()
+        return self.likelihood.mean(self._decode_raw(z, condition)).numpy()
+
+    def elbo(self, x, y=None, seed=None) -> np.ndarray:
+        """Per-example ELBO in nats (one posterior sample)."""
+        x, condition = self._inputs(x, y)
+        terms = self.elbo_terms(x, condition, seed=stateless_seed(seed if seed is not None else 0))
+        return (-(terms["reconstruction"] + terms["kl"])).numpy()
+
+    def log_importance_weights(self, x, condition=None, k: int = 1, seed=None):
+        """log p(x, z_i) - log q(z_i|x) for k posterior samples: a [k, B] tensor.
+
+        Their log-mean-exp is the IWAE bound (Burda et al. 2015), which tends to
+        log p(x) as k grows.
+        """
+        posterior = self._encode(x, condition)
+        z = posterior.sample(k, seed=seed)  # [k, B, D]
+        batch = tf.shape(x)[0]
+        flat_z = tf.reshape(z, [-1, self.latent_dim])
+        flat_condition = None if condition is None else tf.tile(condition, [k, 1])
+        raw = self._decode_raw(flat_z, flat_condition)
+        flat_x = tf.tile(x, [k, 1, 1, 1])
+        log_px = tf.reshape(self.likelihood.distribution(raw).log_prob(flat_x), [k, batch])
+        return log_px + self.prior_distribution().log_prob(z) - posterior.log_prob(z)
+
+    def iwae_bound(self, x, y=None, k: int = 50, seed=0) -> np.ndarray:
+        """Per-example IWAE bound log (1/k) sum_i w_i in nats (k=1 is the ELBO)."""
+        x, condition = self._inputs(x, y)
+        log_w = self.log_importance_weights(x, condition, k, stateless_seed(seed))
+        return (tf.reduce_logsumexp(log_w, axis=0) - math.log(k)).numpy()
+
+    # ------------------------------------------------------------------ training
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def _unpack(self, data):
+        if isinstance(data, (tuple, list)):
+            x = data[0]
+            y = data[1] if len(data) > 1 else None
+        else:
+            x, y = data, None
+        x = check_images(x, self.image_shape, "training batch", check_values=False)
+        condition = self._condition(y) if self.conditional else None
+        return x, condition
+
+    def _record(self, terms):
+        for name, tracker in self.trackers.items():
+            tracker.update_state(terms[name])
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def scaled_loss(self, per_example_loss):
+        """Batch mean, divided by the replica count so that the cross-replica sum of
+        gradients is the gradient of the global-batch mean."""
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        return tf.reduce_mean(per_example_loss) / replicas
+
+    def train_step(self, data):
+        x, condition = self._unpack(data)
+        with tf.GradientTape() as tape:
+            terms = self.loss_terms(x, condition, training=True)
+            loss = self.scaled_loss(terms["loss"])
+        variables = self.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return self._record(terms)
+
+    def test_step(self, data):
+        x, condition = self._unpack(data)
+        return self._record(self.loss_terms(x, condition, training=False))
+
+    # ------------------------------------------------------------------ serialization
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "image_shape": list(self.image_shape),
+            "latent_dim": self.latent_dim,
+            "widths": list(self.widths),
+            "hidden_dim": self.hidden_dim,
+            "likelihood": self.likelihood_config,
+            "prior": self.prior_config,
+            "beta": self.beta,
+            "kl_warmup_steps": self.kl_warmup_steps,
+            "free_bits": self.free_bits,
+            "num_classes": self.num_classes,
+            "activation": self.activation,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
