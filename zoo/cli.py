@@ -93,6 +93,47 @@ def _cmd_sample(args):
     return 0
 
 
+def _cmd_demo(args):
+    import numpy as np
+
+    from zoo import data, plots
+    from zoo.presets import load, read_metadata
+
+    model = load(args.name)
+    card = read_metadata(args.name)
+    os.makedirs(args.out_dir, exist_ok=True)
+    written = []
+    label = 0 if model.conditional else None
+
+    def out(name):
+        path = os.path.join(args.out_dir, f"{args.name}_{name}.png")
+        written.append(path)
+        return path
+
+    labels = np.arange(64) % model.num_classes if model.conditional else None
+    plots.save_grid(model.sample(64, seed=args.seed, labels=labels), out("samples"))
+    try:
+        x, y = data.load_numpy(card["dataset"], "test", card["preprocessing"], take=16)
+    except data.DataSourceError as e:
+        print(f"(no test data, so no reconstructions: {e})", file=sys.stderr)
+        x = None
+    if x is not None:
+        recon = model.reconstruct(x, y if model.conditional else None)
+        plots.save_grid(np.concatenate([x, recon]), out("reconstructions"), cols=16)
+        plots.save_grid(plots.interpolation(model, x[0], x[1], 12, y=label if label is None else int(y[0])),
+                        out("interpolation"), cols=12)
+    dims = range(min(model.latent_dim, 10))
+    plots.save_grid(plots.traversal(model, None if x is None else x[0], dims, y=label), out("traversal"), cols=9)
+    print(f"{args.name}: {card.get('description', '')}")
+    nll = card.get("metrics", {}).get("nll_nats")
+    if nll is not None:
+        print(f"test NLL {nll:.2f} nats (k={card['metrics'].get('nll_k')})")
+    print("wrote:")
+    for path in written:
+        print(f"  {os.path.abspath(path)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zoo", description="Pretrained Variational Autoencoders for Keras 3.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -132,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--label", type=int, help="class to generate (conditional models)")
     p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("demo", help="samples, reconstructions, an interpolation and a traversal of a preset, as PNGs")
+    p.add_argument("name", nargs="?", default="vae_mnist")
+    p.add_argument("--out-dir", default="outputs")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_demo)
     return parser
 
 

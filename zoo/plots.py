@@ -40,3 +40,29 @@ def save_png(array_uint8: np.ndarray, path: str, scale: int = 2) -> str:
 
 def save_grid(images, path: str, cols: int | None = None, scale: int = 2) -> str:
     return save_png(grid(images, cols), path, scale)
+
+
+def interpolation(model, x_start, x_end, steps: int = 10, y=None) -> np.ndarray:
+    """Decoded images along the straight line between two posterior means: [steps,H,W,C]."""
+    pair = np.stack([np.asarray(x_start), np.asarray(x_end)])
+    labels = None if y is None else np.array([y, y])
+    z = model.encode(pair, labels).mean().numpy()
+    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+    path = (1 - t) * z[0] + t * z[1]
+    return model.decode_mean(path, None if y is None else np.full(steps, y)).numpy()
+
+
+def traversal(model, x=None, dims=None, values=None, y=None) -> np.ndarray:
+    """One row per latent dimension: that coordinate swept over `values` (default -3..3),
+    the others held at the posterior mean of x (or 0). Returns [len(dims)*len(values),H,W,C]."""
+    values = np.linspace(-3, 3, 9, dtype=np.float32) if values is None else np.asarray(values, np.float32)
+    dims = list(range(model.latent_dim)) if dims is None else list(dims)
+    if x is None:
+        base = np.zeros(model.latent_dim, np.float32)
+    else:
+        base = model.encode(np.asarray(x)[None], None if y is None else np.array([y])).mean().numpy()[0]
+    z = np.repeat(base[None], len(dims) * len(values), axis=0)
+    for row, d in enumerate(dims):
+        z[row * len(values):(row + 1) * len(values), d] = values
+    labels = None if y is None else np.full(len(z), y)
+    return model.decode_mean(z, labels).numpy()

@@ -306,6 +306,23 @@ class LatentVariableModel(keras.Model):
 
     # ------------------------------------------------------------------ serialization
 
+    # Keras saves a layer's variables but not its seed generators' state. The model's
+    # sampling noise is part of its training state (a resumed run must draw the same
+    # noise as an uninterrupted one), so it is saved beside the weights.
+    _SEED_KEY = "seed_generator_state"
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store[self._SEED_KEY] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        if self._SEED_KEY in keys:
+            self.seed_generator.state.assign(store[self._SEED_KEY])
+        own = [k for k in keys if k != self._SEED_KEY]
+        if own:
+            raise ValueError(f"{self.name}: unexpected model-level variables in the weights file: {own}")
+
     def get_config(self):
         return {
             "name": self.name,
