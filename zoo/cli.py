@@ -60,25 +60,18 @@ def _cmd_train(args):
 
 
 def _cmd_eval(args):
-    from zoo import data
-    from zoo.evaluate import evaluate_likelihood
-    from zoo.presets import load, read_metadata, resolve, METADATA_FILE, _write_json_atomic
+    from zoo.evaluate.report import evaluate_preset
+    from zoo.presets import METADATA_FILE, _write_json_atomic, read_metadata, resolve
 
-    model = load(args.name)
-    card = read_metadata(args.name)
-    x, y = data.load_numpy(card["dataset"], "test", card["preprocessing"], seed=args.seed, take=args.num_examples)
-    result = evaluate_likelihood(model, x, y if model.conditional else None, k=args.k, seed=args.seed)
-    print(json.dumps(result, indent=2))
+    metrics = evaluate_preset(args.name, k=args.k, num_examples=args.num_examples, seed=args.seed)
+    print(json.dumps(metrics, indent=2))
     if args.write_card:
-        card.setdefault("metrics", {}).update(result)
-        card["metrics"]["protocol"] = (
-            f"test split, {card['preprocessing']} with seed {args.seed}, importance sampling with the posterior "
-            f"as proposal, k={args.k}; command: zoo eval {args.name} --k {args.k}"
-            + (f" --num-examples {args.num_examples}" if args.num_examples else "") + " --write-card")
+        card = read_metadata(args.name)
+        card.setdefault("metrics", {}).update(metrics)
         _write_json_atomic(os.path.join(resolve(args.name), METADATA_FILE), card)
     if args.out:
         with open(args.out, "w") as f:
-            json.dump(result, f, indent=2)
+            json.dump(metrics, f, indent=2)
     return 0
 
 
@@ -134,6 +127,39 @@ def _cmd_demo(args):
     return 0
 
 
+def _cmd_export(args):
+    from zoo import data, export
+    from zoo.presets import load, read_metadata, resolve
+
+    model = load(args.name)
+    card = read_metadata(args.name)
+    metadata = {"name": card.get("name", os.path.basename(resolve(args.name)))}
+    signatures = args.signatures.split(",") if args.signatures else None
+    out = args.out or os.path.join("exports", f"{metadata['name']}_{args.format}")
+    if args.format == "saved_model":
+        path = export.export_saved_model(model, out, metadata, signatures=signatures)
+        print(f"SavedModel written to {path} (signatures: {', '.join(export.read_metadata(path)['signatures'])})")
+        return 0
+    quantization = args.quantization.split(",")
+    # Training images calibrate int8 and measure every variant's error; without
+    # int8 they are optional (errors are then measured on noise images).
+    try:
+        x, y = data.load_numpy(card["dataset"], "train", card["preprocessing"], take=args.calibration_examples)
+        representative = (x, y) if model.conditional else x
+    except (KeyError, data.DataSourceError) as e:
+        if "int8" in quantization:
+            raise ValueError(f"int8 calibration needs the preset's training data: {e}") from e
+        representative = None
+    report = export.export_tflite(model, out, quantization, representative, signatures, metadata)
+    for filename, entry in report["files"].items():
+        worst = max(entry["max_abs_error"].values())
+        extra = (f"  reconstruction NLL change {100 * entry['reconstruction_nll_relative_change']:.3f}%"
+                 if "reconstruction_nll_relative_change" in entry else "")
+        print(f"  {filename:28s} {entry['bytes'] / 1024:8.1f} KiB  max |error| {worst:.2e}{extra}")
+    print(f"TFLite models written to {os.path.abspath(out)} (report: {export.REPORT_FILE})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zoo", description="Pretrained Variational Autoencoders for Keras 3.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -179,6 +205,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", default="outputs")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("export", help="export a preset as a SavedModel or LiteRT (TFLite) models for deployment")
+    p.add_argument("name", help="preset name or directory")
+    p.add_argument("--format", choices=("saved_model", "tflite"), default="saved_model")
+    p.add_argument("--out", help="directory to write (default exports/<name>_<format>)")
+    p.add_argument("--signatures", help="comma-separated subset (default: all the model supports)")
+    p.add_argument("--quantization", default="float32,float16,int8", help="tflite: comma-separated variants")
+    p.add_argument("--calibration-examples", type=int, default=264,
+                   help="tflite: training images for int8 calibration (200) and error measurement (the rest)")
+    p.set_defaults(func=_cmd_export)
     return parser
 
 

@@ -1,0 +1,112 @@
+"""Presets: save/load by path and name, integrity checks, and the shipped model cards."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import zoo
+from zoo import presets
+from zoo.evaluate.report import QUICK_CHECK
+
+from conftest import SMALL
+
+
+@pytest.fixture()
+def tiny_preset(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_PRESETS_DIR", str(tmp_path))
+    model = zoo.VAE(**SMALL)
+    zoo.save_preset(model, str(tmp_path / "vae_tiny"), {"dataset": "mnist", "preprocessing": "dynamic_binarize"})
+    return model, tmp_path / "vae_tiny"
+
+
+def test_save_and_load_by_name_and_path(tiny_preset):
+    model, path = tiny_preset
+    assert presets.list_models() == ["vae_tiny"]
+    x = np.random.default_rng(0).random((3, 28, 28, 1)).astype("float32")
+    for ref in ("vae_tiny", str(path)):
+        loaded = zoo.load(ref)
+        np.testing.assert_array_equal(loaded.reconstruct(x), model.reconstruct(x))
+    card = json.loads((path / "metadata.json").read_text())
+    assert card["weights_sha256"] == presets.sha256(str(path / "model.weights.h5"))
+    assert card["parameters"] == model.count_params()
+    assert not [p for p in os.listdir(path.parent) if p.startswith(".preset-")]  # no temp dirs left
+
+
+@pytest.mark.parametrize("damage", ["flip_byte", "truncate"])
+def test_corrupt_weights_fail_the_checksum(tiny_preset, damage):
+    _, path = tiny_preset
+    weights = path / "model.weights.h5"
+    raw = bytearray(weights.read_bytes())
+    if damage == "flip_byte":
+        raw[len(raw) // 2] ^= 0xFF
+    else:
+        raw = raw[: len(raw) // 3]
+    weights.write_bytes(bytes(raw))
+    with pytest.raises(zoo.PresetError, match="does not match the model card"):
+        zoo.load("vae_tiny")
+
+
+@pytest.mark.parametrize("missing", ["config.json", "metadata.json", "model.weights.h5"])
+def test_missing_files_are_named(tiny_preset, missing):
+    _, path = tiny_preset
+    os.remove(path / missing)
+    with pytest.raises(zoo.PresetError, match=missing.replace(".", r"\.")):
+        zoo.load(str(path))
+
+
+def test_unregistered_class_is_refused(tiny_preset):
+    _, path = tiny_preset
+    spec = json.loads((path / "config.json").read_text())
+    spec["class_name"] = "os.system"
+    (path / "config.json").write_text(json.dumps(spec))
+    with pytest.raises(zoo.PresetError, match="not a zoo model"):
+        zoo.load(str(path))
+
+
+def test_unknown_name_suggests_close_matches(tiny_preset):
+    with pytest.raises(zoo.PresetError, match="Did you mean: vae_tiny"):
+        zoo.load("vae_tiy")
+
+
+SHIPPED = presets.list_models() if not os.environ.get("ZOO_PRESETS_DIR") else []
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_preset_loads_offline_in_a_fresh_process(name):
+    code = (
+        "import zoo, numpy as np; m = zoo.load(%r); "
+        "s = m.sample(4, seed=0, labels=[0, 1, 2, 3] if m.conditional else None); "
+        "assert s.shape[0] == 4 and np.isfinite(s).all(); print('ok')" % name
+    )
+    env = {**os.environ, "NO_PROXY": "*", "TFDS_DISABLE_DOWNLOAD": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_card_quick_check_reproduces(name):
+    card = presets.read_metadata(name)
+    quick = card.get("metrics", {}).get("quick_check")
+    assert quick, f"{name}: model card has no measured metrics (run: zoo eval {name} --write-card)"
+    assert quick["nll_k"] == QUICK_CHECK["k"] and quick["num_examples"] == QUICK_CHECK["num_examples"]
+    model = zoo.load(name)
+    x, y = zoo.data.load_numpy(card["dataset"], "test", card["preprocessing"], seed=0, take=quick["num_examples"])
+    from zoo.evaluate.likelihood import evaluate_likelihood
+
+    got = evaluate_likelihood(model, x, y if model.conditional else None, k=quick["nll_k"], seed=0)["nll_nats"]
+    assert got == pytest.approx(quick["nll_nats"], abs=0.05)
+
+
+def test_card_fields_of_shipped_presets():
+    for name in SHIPPED:
+        card = presets.read_metadata(name)
+        for key in ("variant", "dataset", "preprocessing", "likelihood", "prior", "latent_dim", "parameters",
+                    "training_command", "seed", "epochs", "wall_time_seconds_last_run", "weights_sha256", "metrics"):
+            assert key in card, f"{name}: model card lacks {key}"
+        size = os.path.getsize(os.path.join(presets.resolve(name), "model.weights.h5"))
+        assert size < 8 * 2**20, f"{name}: weights are {size} bytes"
