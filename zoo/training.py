@@ -88,8 +88,11 @@ def train(
     batch_size = int(t["batch_size"])
     train_ds = data.load(recipe["dataset"], "train", batch_size, recipe["preprocessing"], seed=seed,
                          with_labels=True, take=take)
-    test_ds = data.load(recipe["dataset"], "test", 500, recipe["preprocessing"], seed=seed, with_labels=True,
-                        take=None if take is None else max(500, take // 6))
+    # dSprites has no test split (its metrics are not held-out likelihoods): no validation then.
+    test_ds = None
+    if "test" in data.get_spec(recipe["dataset"]).split_sizes:
+        test_ds = data.load(recipe["dataset"], "test", 500, recipe["preprocessing"], seed=seed, with_labels=True,
+                            take=None if take is None else max(500, take // 6))
     steps = epochs * int(train_ds.cardinality().numpy())
     schedule = keras.optimizers.schedules.CosineDecay(
         float(t["learning_rate"]), decay_steps=max(1, steps), alpha=float(t.get("final_learning_rate_fraction", 0.0)))

@@ -15,7 +15,9 @@ def evaluate_preset(name: str, k: int = 5000, num_examples: int | None = None, s
     `num_examples` test images, all when None) plus the quick check."""
     model = load(name)
     card = read_metadata(name)
-    x, y = data.load_numpy(card["dataset"], "test", card["preprocessing"], seed=seed, take=num_examples)
+    # A dataset without a test split (dSprites) is scored on the first training images.
+    split = "test" if "test" in data.get_spec(card["dataset"]).split_sizes else "train"
+    x, y = data.load_numpy(card["dataset"], split, card["preprocessing"], seed=seed, take=num_examples)
     y = y if model.conditional else None
     metrics = evaluate_likelihood(model, x, y, k=k, seed=seed)
     quick = evaluate_likelihood(model, x[: QUICK_CHECK["num_examples"]],
@@ -24,6 +26,6 @@ def evaluate_preset(name: str, k: int = 5000, num_examples: int | None = None, s
     metrics["quick_check"] = {key: quick[key] for key in ("nll_nats", "nll_k", "num_examples")}
     command = f"zoo eval {name} --k {k}" + (f" --num-examples {num_examples}" if num_examples else "") + " --write-card"
     metrics["protocol"] = (
-        f"test split ({metrics['num_examples']} images), {card['preprocessing']} with seed {seed}; log p(x) by "
+        f"{split} split ({metrics['num_examples']} images), {card['preprocessing']} with seed {seed}; log p(x) by "
         f"importance sampling with the posterior as proposal, k={k} (an upper bound on the NLL); command: {command}")
     return metrics
