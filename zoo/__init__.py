@@ -14,7 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
-from zoo import data, distributions, models  # noqa: E402
+from zoo import data, distributions, export, models  # noqa: E402
 from zoo.models import MODELS, VAE, LatentVariableModel  # noqa: E402
 from zoo.presets import PresetError, list_models, load, save_preset  # noqa: E402
 
@@ -26,6 +26,7 @@ __all__ = [
     "__version__",
     "data",
     "distributions",
+    "export",
     "list_models",
     "load",
     "models",

@@ -143,6 +143,10 @@ class Prior(keras.layers.Layer):
     def distribution(self, model=None) -> tfd.Distribution:
         raise NotImplementedError
 
+    def build_for(self, model):
+        """Called once by the owning model after its networks exist: priors with
+        variables shaped by the model (VampPrior's pseudo-inputs) create them here."""
+
     def get_config(self):
         return {**super().get_config(), "latent_dim": self.latent_dim}
 
@@ -185,3 +189,72 @@ def kl_divergence(posterior, prior, z):
         return tfd.kl_divergence(posterior, prior)
     except NotImplementedError:
         return posterior.log_prob(z) - prior.log_prob(z)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+@register_prior("vamp")
+class VampPrior(Prior):
+    """The VampPrior (Tomczak & Welling 2018): p(z) = (1/K) sum_k q(z | u_k).
+
+    The prior is the model's own posterior averaged over K learned pseudo-inputs
+    u_k, image-shaped. They are stored unconstrained and squashed into [0, 1] by a
+    sigmoid, so they stay valid encoder inputs. The mixture is rebuilt from the
+    current encoder on every call, so the prior follows the encoder during training.
+    There is no analytic KL against a mixture: models fall back to the Monte Carlo
+    estimate log q(z|x) - log p(z).
+
+    Use it as `VAE(prior={"name": "vamp", "num_components": 500})` or `VampVAE`.
+
+    Args:
+        latent_dim: size of z (set by the model).
+        num_components: K, the number of pseudo-inputs.
+        init_stddev: stddev of the normal initialization of the unconstrained
+            pseudo-inputs (0 gives K identical grey images: keep it > 0).
+    """
+
+    def __init__(self, latent_dim: int, num_components: int = 500, init_stddev: float = 1.0, **kwargs):
+        super().__init__(latent_dim, **kwargs)
+        if int(num_components) < 1:
+            raise ValueError(f"VampPrior: num_components must be >= 1, got {num_components}")
+        self.num_components = int(num_components)
+        self.init_stddev = float(init_stddev)
+        self.pseudo_inputs_raw = None
+
+    def build_for(self, model):
+        if getattr(model, "conditional", False):
+            raise ValueError("VampPrior: conditional models are not supported (the pseudo-inputs carry no label)")
+        self.pseudo_inputs_raw = self.add_weight(
+            shape=(self.num_components, *model.image_shape),
+            initializer=keras.initializers.RandomNormal(stddev=self.init_stddev),
+            name="pseudo_inputs_raw",
+        )
+        self.built = True
+
+    def pseudo_inputs(self):
+        """The K pseudo-inputs as images in [0, 1]."""
+        return tf.sigmoid(self.pseudo_inputs_raw)
+
+    def initialize_from(self, images):
+        """Sets the pseudo-inputs to K images (e.g. training examples), a common warm start."""
+        images = tf.convert_to_tensor(images, tf.float32)
+        if tuple(images.shape) != tuple(self.pseudo_inputs_raw.shape):
+            raise ValueError(f"VampPrior.initialize_from: expected images of shape "
+                             f"{tuple(self.pseudo_inputs_raw.shape)}, got {tuple(images.shape)}")
+        clipped = tf.clip_by_value(images, 0.01, 0.99)  # finite logits for binary pixels
+        self.pseudo_inputs_raw.assign(tf.math.log(clipped) - tf.math.log1p(-clipped))
+
+    def distribution(self, model=None):
+        if model is None or self.pseudo_inputs_raw is None:
+            raise ValueError("VampPrior.distribution needs the model that owns it (its encoder defines the prior)")
+        components = model._encode(self.pseudo_inputs(), None)
+        if not isinstance(components, tfd.MultivariateNormalDiag):
+            raise ValueError(f"VampPrior needs a diagonal Gaussian posterior, got {type(components).__name__} "
+                             f"from {type(model).__name__}")
+        return tfd.MixtureSameFamily(
+            mixture_distribution=tfd.Categorical(logits=tf.zeros([self.num_components])),
+            components_distribution=tfd.MultivariateNormalDiag(
+                loc=components.mean(), scale_diag=components.stddev()),
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "num_components": self.num_components, "init_stddev": self.init_stddev}

@@ -3,6 +3,8 @@
 from zoo.data.idx import DataSourceError, read_idx
 from zoo.data.pipelines import PREPROCESSING, bits_per_dim, load, load_numpy, preprocess
 from zoo.data.sources import DATA_DIR_ENV, DATASETS, DatasetSpec, get_spec, load_arrays, register_dataset
+from zoo.data import dsprites  # noqa: E402 - registers "dsprites"
+from zoo.data.dsprites import dsprites_factors
 
 
 def list_datasets() -> list[str]:

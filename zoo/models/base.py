@@ -106,7 +106,8 @@ class LatentVariableModel(keras.Model):
             self.likelihood.params_per_channel * self.image_shape[-1],
             condition_dim=condition_dim, activation=activation,
         )
-        self.prior = get_prior(prior, self.latent_dim)
+        self.prior = get_prior(prior, self.prior_latent_dim)
+        self.prior.build_for(self)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
         self.build_extra()
@@ -118,6 +119,11 @@ class LatentVariableModel(keras.Model):
     def encoder_output_dim(self) -> int:
         """Raw encoder outputs: a mean and a raw scale per latent dimension."""
         return 2 * self.latent_dim
+
+    @property
+    def prior_latent_dim(self) -> int:
+        """Size of the variable the prior is over (the top layer of a hierarchy)."""
+        return self.latent_dim
 
     def build_extra(self):
         """Variants that own extra layers (discriminators, flows) create them here."""
@@ -242,21 +248,31 @@ class LatentVariableModel(keras.Model):
         terms = self.elbo_terms(x, condition, seed=stateless_seed(seed if seed is not None else 0))
         return (-(terms["reconstruction"] + terms["kl"])).numpy()
 
-    def log_importance_weights(self, x, condition=None, k: int = 1, seed=None):
+    def importance_log_terms(self, x, condition=None, k: int = 1, seed=None, training=False) -> dict:
+        """[k, B] tensors log p(x|z_i), log p(z_i) and log q(z_i|x) for z_i ~ q(z|x).
+
+        Keys "log_px", "log_pz", "log_qz". log q comes with the sample (no inverse
+        needed, which matters for flow posteriors); hierarchical variants return the
+        sums over their layers.
+        """
+        posterior = self._encode(x, condition, training)
+        z, log_qz = posterior.experimental_sample_and_log_prob(k, seed=seed)  # [k, B, D], [k, B]
+        batch = tf.shape(x)[0]
+        flat_z = tf.reshape(z, [-1, self.latent_dim])
+        flat_condition = None if condition is None else tf.tile(condition, [k, 1])
+        raw = self._decode_raw(flat_z, flat_condition, training)
+        flat_x = tf.tile(x, [k, 1, 1, 1])
+        log_px = tf.reshape(self.likelihood.distribution(raw).log_prob(flat_x), [k, batch])
+        return {"log_px": log_px, "log_pz": self.prior_distribution().log_prob(z), "log_qz": log_qz}
+
+    def log_importance_weights(self, x, condition=None, k: int = 1, seed=None, training=False):
         """log p(x, z_i) - log q(z_i|x) for k posterior samples: a [k, B] tensor.
 
         Their log-mean-exp is the IWAE bound (Burda et al. 2015), which tends to
         log p(x) as k grows.
         """
-        posterior = self._encode(x, condition)
-        z = posterior.sample(k, seed=seed)  # [k, B, D]
-        batch = tf.shape(x)[0]
-        flat_z = tf.reshape(z, [-1, self.latent_dim])
-        flat_condition = None if condition is None else tf.tile(condition, [k, 1])
-        raw = self._decode_raw(flat_z, flat_condition)
-        flat_x = tf.tile(x, [k, 1, 1, 1])
-        log_px = tf.reshape(self.likelihood.distribution(raw).log_prob(flat_x), [k, batch])
-        return log_px + self.prior_distribution().log_prob(z) - posterior.log_prob(z)
+        t = self.importance_log_terms(x, condition, k, seed, training)
+        return t["log_px"] + t["log_pz"] - t["log_qz"]
 
     def iwae_bound(self, x, y=None, k: int = 50, seed=0) -> np.ndarray:
         """Per-example IWAE bound log (1/k) sum_i w_i in nats (k=1 is the ELBO)."""
