@@ -99,7 +99,7 @@ def _cmd_demo(args):
     label = 0 if model.conditional else None
 
     def out(name):
-        path = os.path.join(args.out_dir, f"{args.name}_{name}.png")
+        path = os.path.join(args.out_dir, f"{os.path.basename(os.path.normpath(args.name))}_{name}.png")
         written.append(path)
         return path
 
