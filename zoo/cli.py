@@ -220,13 +220,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    from zoo.callbacks import NonFiniteLossError
     from zoo.data import DataSourceError
     from zoo.presets import PresetError
     from zoo.validation import InputError
 
     try:
         return args.func(args)
-    except (PresetError, DataSourceError, InputError, ValueError, FileNotFoundError) as e:
+    except (PresetError, DataSourceError, InputError, NonFiniteLossError, ValueError, FileNotFoundError) as e:
         print(f"zoo {args.command}: error: {e}", file=sys.stderr)
         return 1
 

@@ -2,14 +2,28 @@
 
 A recipe (``zoo/recipes/<preset>.json``, or any JSON file of the same form) names the
 variant, dataset, preprocessing, model configuration and optimization settings.
-`train` runs it with checkpoints (`keras.callbacks.BackupAndRestore`, so a killed
+`train` runs it with checkpoints (`zoo.callbacks.ResumableBackup`, so a killed
 run resumes where it stopped when started again with the same work directory) and
 writes the preset directory with its model card.
+
+Resuming is exact: with a fixed seed and op determinism, a run killed at any step
+and restarted ends with the same weights, bit for bit, as an uninterrupted run.
+Three things make it so. (1) The backup holds the weights, the optimizer (slots
+and step count, hence the learning rate and KL warm-up) and the model's
+seed-generator state (its sampling noise). (2) The training data are a pure
+function of (seed, epoch, batch): epoch e's order is a stateless shuffle seeded by
+(seed, e), and batch b's binarization/dequantization noise is seeded by
+(seed, e, b). A `tf.data` shuffle with `reshuffle_each_iteration` would instead
+depend on how many epochs this *process* has iterated, which restarts at 0 after
+a kill. (3) The backup records how many batches of the current epoch are done, and
+the resumed run skips exactly those (Keras' own BackupAndRestore restarts the
+interrupted epoch from its first batch, training those batches twice).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import sys
@@ -19,6 +33,8 @@ import keras
 import tensorflow as tf
 
 from zoo import data
+from zoo.callbacks import NaNGuard, ResumableBackup
+from zoo.data.pipelines import _preprocess_batch
 from zoo.models import get_model_class
 from zoo.presets import save_preset
 
@@ -49,6 +65,36 @@ def build_model(recipe: dict):
     if cls.conditional:
         config.setdefault("num_classes", spec.num_classes)
     return cls(image_shape=spec.image_shape, name=recipe["name"], **config)
+
+
+def training_batches(images, labels, batch_size: int, preprocessing: str, seed: int,
+                     first_epoch: int, end_epoch: int, skip_batches: int = 0) -> tf.data.Dataset:
+    """The (images, labels) batches of epochs [first_epoch, end_epoch), as one dataset.
+
+    Every batch is a pure function of (seed, epoch, batch index), never of how many
+    epochs were iterated before in this process, so a resumed run sees the batches
+    an uninterrupted run would. `skip_batches` drops the first batches of
+    `first_epoch` (already trained before an interruption).
+    """
+    images = tf.convert_to_tensor(images)
+    labels = tf.convert_to_tensor(labels)
+    n = int(images.shape[0])
+    per_epoch = math.ceil(n / batch_size)
+    base = tf.constant([seed, 0], tf.int64)
+
+    def one_epoch(epoch):
+        epoch_seed = tf.random.experimental.stateless_fold_in(base, epoch)
+        order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=epoch_seed)
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+        return tf.data.Dataset.zip(batches, tf.data.Dataset.range(per_epoch)).map(
+            lambda index, b: (index, tf.random.experimental.stateless_fold_in(epoch_seed, b)))
+
+    def load_batch(index, batch_seed):
+        x = _preprocess_batch(tf.gather(images, index), batch_seed, preprocessing)
+        return x, tf.gather(labels, index)
+
+    ds = tf.data.Dataset.range(first_epoch, end_epoch).flat_map(one_epoch).skip(skip_batches)
+    return ds.map(load_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 
 def machine_description() -> str:
@@ -86,30 +132,58 @@ def train(
         tf.config.experimental.enable_op_determinism()
 
     batch_size = int(t["batch_size"])
-    train_ds = data.load(recipe["dataset"], "train", batch_size, recipe["preprocessing"], seed=seed,
-                         with_labels=True, take=take)
+    images, labels = data.load_arrays(recipe["dataset"], "train")
+    if take is not None:
+        images, labels = images[:take], labels[:take]
+    per_epoch = math.ceil(len(images) / batch_size)
     # dSprites has no test split (its metrics are not held-out likelihoods): no validation then.
     test_ds = None
     if "test" in data.get_spec(recipe["dataset"]).split_sizes:
         test_ds = data.load(recipe["dataset"], "test", 500, recipe["preprocessing"], seed=seed, with_labels=True,
                             take=None if take is None else max(500, take // 6))
-    steps = epochs * int(train_ds.cardinality().numpy())
+    steps = epochs * per_epoch
     schedule = keras.optimizers.schedules.CosineDecay(
         float(t["learning_rate"]), decay_steps=max(1, steps), alpha=float(t.get("final_learning_rate_fraction", 0.0)))
 
     model = build_model(recipe)
     model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=bool(t.get("jit_compile", False)))
+    # A backup every `checkpoint_every_steps` optimizer steps (and at each epoch end):
+    # a kill loses at most that many steps.
+    backup = ResumableBackup(os.path.join(work_dir, "backup"), save_freq=int(t.get("checkpoint_every_steps", 200)))
     callbacks = [
-        keras.callbacks.BackupAndRestore(os.path.join(work_dir, "backup"), delete_checkpoint=False),
-        keras.callbacks.TerminateOnNaN(),
+        NaNGuard(),  # first: a broken step must stop training before it is backed up
+        backup,
         keras.callbacks.CSVLogger(os.path.join(work_dir, "history.csv"), append=True),
         *extra_callbacks,
     ]
+    start_epoch, start_batch = backup.restore(model)
+    if start_epoch > 0 or start_batch > 0:
+        print(f"resuming from {backup.backup_dir}: epoch {start_epoch + 1}, batch {start_batch}", file=sys.stderr)
+
+    def batches(first, end, skip=0):
+        return training_batches(images, labels, batch_size, recipe["preprocessing"], seed, first, end, skip)
+
     start = time.time()
-    history = model.fit(train_ds, validation_data=test_ds, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    history = {}
+
+    def run(first, end, skip, steps_per_epoch):
+        fitted = model.fit(batches(first, end, skip), validation_data=test_ds, initial_epoch=first, epochs=end,
+                           steps_per_epoch=steps_per_epoch, shuffle=False, callbacks=callbacks, verbose=verbose)
+        for key, values in fitted.history.items():
+            history.setdefault(key, []).extend(values)
+
+    if start_batch > 0 and start_epoch < epochs:
+        # The rest of the interrupted epoch: a fit of its own, since Keras runs the
+        # same number of steps in every epoch of one fit.
+        backup.batch_offset = start_batch
+        run(start_epoch, start_epoch + 1, start_batch, per_epoch - start_batch)
+        backup.batch_offset = 0
+        start_epoch += 1
+    if start_epoch < epochs:
+        run(start_epoch, epochs, 0, per_epoch)
     wall = time.time() - start
 
-    final = {k: float(v[-1]) for k, v in history.history.items()} if history.history else {}
+    final = {k: float(v[-1]) for k, v in history.items()} if history else {}
     card = {
         "name": recipe["name"],
         "description": recipe.get("description", ""),
@@ -131,4 +205,4 @@ def train(
         "zoo_version": sys.modules["zoo"].__version__,
     }
     save_preset(model, out_dir, card)
-    return model, history.history
+    return model, history

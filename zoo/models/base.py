@@ -19,7 +19,7 @@ import tensorflow_probability as tfp
 
 from zoo import nets
 from zoo.distributions import get_likelihood, get_prior, kl_divergence
-from zoo.validation import check_images, check_labels
+from zoo.validation import InputError, check_images, check_labels
 
 tfd = tfp.distributions
 
@@ -108,6 +108,11 @@ class LatentVariableModel(keras.Model):
         )
         self.prior = get_prior(prior, self.prior_latent_dim)
         self.prior.build_for(self)
+        # A prior is complete once `build_for` ran (most have no variables). Left
+        # unbuilt, it makes Keras build the whole model symbolically under a
+        # distribution strategy by calling it on x alone, which fails for
+        # conditional models.
+        self.prior.built = True
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
         self.build_extra()
@@ -156,8 +161,16 @@ class LatentVariableModel(keras.Model):
         return self.prior.distribution(self)
 
     def draw_seed(self):
-        """A fresh stateless seed from the model's seed generator (traceable)."""
-        return tf.cast(self.seed_generator.next(), tf.int32)
+        """A fresh stateless seed from the model's seed generator (traceable).
+
+        Under a distribution strategy every replica holds the same generator state;
+        the replica index is folded in so that replicas draw independent noise.
+        """
+        seed = tf.cast(self.seed_generator.next(), tf.int32)
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            seed = tf.random.experimental.stateless_fold_in(seed, context.replica_id_in_sync_group)
+        return seed
 
     def elbo_terms(self, x, condition=None, training=False, seed=None) -> dict:
         """One-sample ELBO pieces per example: reconstruction = -log p(x|z), kl, z, posterior."""
@@ -211,17 +224,27 @@ class LatentVariableModel(keras.Model):
         x, condition = self._inputs(x, y)
         return self._encode(x, condition)
 
-    def decode(self, z, y=None) -> tfd.Distribution:
-        """p(x|z): a `tfd` distribution with batch [B] and event [H, W, C]."""
+    def _latents(self, z):
+        """z as float32 [B, latent_dim], checked (shape, empty batch, NaN/Inf)."""
         z = tf.convert_to_tensor(z, tf.float32)
         if z.shape.rank != 2 or z.shape[-1] != self.latent_dim:
-            raise ValueError(f"z: expected shape [batch, {self.latent_dim}], got {tuple(z.shape)}")
+            raise InputError(f"z: expected shape [batch, {self.latent_dim}], got {tuple(z.shape)}")
+        if z.shape[0] == 0:
+            raise InputError("z: the batch is empty")
+        if tf.executing_eagerly() and not bool(tf.reduce_all(tf.math.is_finite(z))):
+            count = int(tf.reduce_sum(tf.cast(~tf.math.is_finite(z), tf.int32)))
+            raise InputError(f"z: contains {count} NaN/Inf values")
+        return z
+
+    def decode(self, z, y=None) -> tfd.Distribution:
+        """p(x|z): a `tfd` distribution with batch [B] and event [H, W, C]."""
+        z = self._latents(z)
         condition = self._condition(y, z.shape[0])
         return self.likelihood.distribution(self._decode_raw(z, condition))
 
     def decode_mean(self, z, y=None):
         """E[x|z] as an image batch in [0, 1]."""
-        z = tf.convert_to_tensor(z, tf.float32)
+        z = self._latents(z)
         condition = self._condition(y, z.shape[0])
         return self.likelihood.mean(self._decode_raw(z, condition))
 

@@ -1,0 +1,184 @@
+"""Every variant's `train_step` under `tf.distribute`: MirroredStrategy on two logical
+CPUs, and MultiWorkerMirroredStrategy with two worker processes on 127.0.0.1.
+
+Logical devices must be configured before TensorFlow initializes its devices, so
+each check runs in a fresh subprocess and reports JSON on its last line.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from zoo.models import MODELS
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+MIRRORED = textwrap.dedent('''
+    import json, sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras, numpy as np, zoo
+    from zoo.models import MODELS
+    SMALL = dict(latent_dim=8, widths=(16, 32), hidden_dim=64)
+    x, y = zoo.data.load_numpy("mnist", "train", "dynamic_binarize", take=16)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    EXACT = ("ae", "vae", "cvae")  # single-optimizer variants checked against a 1-device step
+
+    def make(name, scope):
+        keras.utils.set_random_seed(0)
+        cls = MODELS[name]
+        kwargs = dict(SMALL, seed=1, **({"num_classes": 10} if cls.conditional else {}))
+        with scope:
+            model = cls(**kwargs)
+            model.compile(optimizer=keras.optimizers.SGD(1e-3))  # SGD: a x2 gradient error shows
+        return model
+
+    def one_step(model):
+        return model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(16), epochs=1, verbose=0).history
+
+    out = {}
+    for name in sys.argv[1:]:
+        d = make(name, strategy.scope())
+        w0 = [v.numpy() for v in d.trainable_variables]
+        h = one_step(d)
+        r = out[name] = {
+            "replicas": d.distribute_strategy.num_replicas_in_sync,
+            "metrics": {k: float(v[-1]) for k, v in h.items()},
+            "moved": [float(np.abs(a - v.numpy()).max()) for a, v in zip(w0, d.trainable_variables)],
+        }
+        if name == "factor_vae":
+            r["discriminator_steps"] = int(d.discriminator_optimizer.iterations.numpy())
+            r["discriminator_moved"] = float(max(np.abs(v.numpy()).max() for v in d.discriminator.trainable_variables))
+        if name not in EXACT:
+            continue
+        s = make(name, tf.distribute.get_strategy().scope())
+        # The same global batch on one device: replica i sees half i, with the seed
+        # generator's state and its index folded in (base.draw_seed). With the mean
+        # per replica divided by 2 and the replica gradients summed, the step equals
+        # this one; a wrong reduction (no division, or a mean over replicas of
+        # unscaled sums) moves the weights by 2x or 0.5x.
+        state = s.seed_generator.state.numpy()
+        with tf.GradientTape() as tape:
+            parts = []
+            for i, half in enumerate((slice(0, 8), slice(8, 16))):
+                s.seed_generator.state.assign(state)
+                def draw_seed(i=i):
+                    seed = tf.cast(s.seed_generator.next(), tf.int32)
+                    return tf.random.experimental.stateless_fold_in(seed, i)
+                s.draw_seed = draw_seed
+                xh, ch = s._unpack((x[half], y[half]))
+                parts.append(s.loss_terms(xh, ch, training=True))
+            loss = (tf.reduce_mean(parts[0]["loss"]) + tf.reduce_mean(parts[1]["loss"])) / 2
+        s.optimizer.apply_gradients(zip(tape.gradient(loss, s.trainable_variables), s.trainable_variables))
+        r["single_metrics"] = {k: float(np.mean(np.concatenate([p[k].numpy() for p in parts]))) for k in s.metric_names}
+        r["max_weight_diff"] = float(max(np.abs(a.numpy() - b.numpy()).max()
+                                         for a, b in zip(d.trainable_variables, s.trainable_variables)))
+    print("RESULT " + json.dumps(out))
+''')
+
+
+def _run(script, args, timeout=240, env=None):
+    proc = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=timeout,
+                          env=env, cwd=HERE)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def _check_mirrored(result):
+    for name, r in result.items():
+        assert r["replicas"] == 2
+        assert all(map(lambda v: v == v and abs(v) != float("inf"), r["metrics"].values())), (name, r["metrics"])
+        assert max(r["moved"]) > 0, f"{name}: no weight moved"
+        if "max_weight_diff" in r:
+            # Equal to the one-device step up to float summation order.
+            assert r["max_weight_diff"] <= 1e-3 * max(r["moved"]), (name, r)
+            for key, value in r["single_metrics"].items():
+                assert r["metrics"][key] == pytest.approx(value, rel=1e-4, abs=1e-3), (name, key)
+        if name == "factor_vae":
+            assert r["discriminator_steps"] == 1 and r["discriminator_moved"] > 0
+
+
+def test_mirrored_strategy_step_equals_a_single_device_step():
+    """ae (deterministic), vae and cvae checked exactly; factor_vae's two optimizers both step."""
+    _check_mirrored(_run(MIRRORED, ["ae", "vae", "cvae", "factor_vae"]))
+
+
+@pytest.mark.slow
+def test_every_variant_trains_under_mirrored_strategy():
+    _check_mirrored(_run(MIRRORED, sorted(MODELS), timeout=600))
+
+
+WORKER = textwrap.dedent('''
+    import json, os
+    import tensorflow as tf
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    import keras, numpy as np, zoo
+    SMALL = dict(latent_dim=8, widths=(16, 32), hidden_dim=64)
+    x, _ = zoo.data.load_numpy("mnist", "train", "dynamic_binarize", take=64)
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        model = zoo.VAE(**SMALL, seed=1)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(16).with_options(options)
+    # A custom loop around the model's own train_step: Keras 3.15's `fit` fails under
+    # MultiWorkerMirroredStrategy for any model whose logs are scalars (its "mean"
+    # reduction calls strategy.reduce(..., axis=0) on them).
+    with strategy.scope():
+        model.optimizer.build(model.trainable_variables)
+    step = tf.function(lambda batch: strategy.run(model.train_step, args=(batch,)))
+    history = {"loss": []}
+    for epoch in range(2):
+        model.reset_metrics()
+        for batch in strategy.experimental_distribute_dataset(ds):
+            logs = step(batch)
+        history["loss"].append(float(strategy.reduce("MEAN", logs["loss"], axis=None)))
+    checksum = float(sum(np.abs(v.numpy()).sum() for v in model.trainable_variables))
+    print("RESULT " + json.dumps({"replicas": strategy.num_replicas_in_sync, "loss": history["loss"],
+                                  "checksum": checksum}))
+''')
+
+
+def _free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_multi_worker_mirrored_strategy_with_two_local_workers():
+    workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
+    procs = []
+    for index in range(2):
+        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": {"worker": workers},
+                                                     "task": {"type": "worker", "index": index}}))
+        procs.append(subprocess.Popen([sys.executable, "-c", WORKER], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True, env=env, cwd=HERE))
+    results = []
+    try:
+        for proc in procs:
+            out, err = proc.communicate(timeout=120)
+            lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
+            assert proc.returncode == 0 and lines, err[-3000:]
+            results.append(json.loads(lines[-1][len("RESULT "):]))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    assert [r["replicas"] for r in results] == [2, 2]
+    # Synchronous training: both workers end with the same weights and logs.
+    assert results[0]["checksum"] == pytest.approx(results[1]["checksum"], rel=1e-6)
+    assert results[0]["loss"] == pytest.approx(results[1]["loss"], rel=1e-6)
+    assert results[0]["loss"][1] < results[0]["loss"][0]
