@@ -184,7 +184,14 @@ def _make_functions(model) -> dict:
     def condition_of(label):
         return tf.one_hot(label, model.num_classes) if conditional else None
 
+    def images(x):
+        # A loaded signature does not enforce its input spec by itself: a wrong
+        # channel count would otherwise reach the first conv and fail there with an
+        # unrelated message ("grouped convolutions").
+        return tf.ensure_shape(x, [None, h, w, c])
+
     def encode(x, label=None):
+        x = images(x)
         _, mean, stddev, _ = _posterior_parts(model._encode(x, condition_of(label)))
         return {"mean": mean, "stddev": stddev}
 
@@ -197,11 +204,13 @@ def _make_functions(model) -> dict:
         return {"images": model.likelihood.mean(model._decode_raw(to_z(eps), condition_of(label)))}
 
     def reconstruct(x, label=None):
+        x = images(x)
         condition = condition_of(label)
         z = model._encode(x, condition).mean()
         return {"images": model.likelihood.mean(model._decode_raw(z, condition))}
 
     def score(x, eps, label=None):
+        x = images(x)
         condition = condition_of(label)
         posterior = model._encode(x, condition)
         _, mean, stddev, bijector = _posterior_parts(posterior)

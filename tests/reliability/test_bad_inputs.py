@@ -212,10 +212,7 @@ def saved_model(tmp_path_factory, models):
 
 @pytest.mark.parametrize("signature, bad", [
     pytest.param("reconstruct", np.zeros((2, 32, 32, 1), "float32"), id="spatial"),
-    pytest.param("reconstruct", np.zeros((2, 28, 28, 3), "float32"), id="channels", marks=pytest.mark.xfail(
-        strict=True, raises=tf.errors.UnimplementedError,
-        reason="the loaded signature does not enforce its [None, 28, 28, 1] spec: 3 channels reach the conv, "
-               "which fails with 'grouped convolutions' (zoo/export.py should check shapes)")),
+    pytest.param("reconstruct", np.zeros((2, 28, 28, 3), "float32"), id="channels"),
     pytest.param("reconstruct", np.zeros((2, 28, 28), "float32"), id="rank"),
     pytest.param("reconstruct", np.zeros((2, 28, 28, 1), "uint8"), id="uint8"),
     pytest.param("decode", np.zeros((2, SMALL["latent_dim"] + 1), "float32"), id="latent_dim"),
