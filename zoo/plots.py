@@ -42,6 +42,22 @@ def save_grid(images, path: str, cols: int | None = None, scale: int = 2) -> str
     return save_png(grid(images, cols), path, scale)
 
 
+def save_gif(frames_uint8, path: str, scale: int = 2, duration_ms: int = 200) -> str:
+    """Writes frames (uint8 arrays [H,W,C] of one size) as a looping animated GIF,
+    atomically (temp file, then rename)."""
+    frames = [f[..., 0] if f.shape[-1] == 1 else f for f in frames_uint8]
+    if not frames:
+        raise ValueError("save_gif needs at least one frame")
+    images = [Image.fromarray(f) for f in frames]
+    if scale > 1:
+        images = [img.resize((img.width * scale, img.height * scale), Image.NEAREST) for img in images]
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp.gif"
+    images[0].save(tmp, save_all=True, append_images=images[1:], duration=int(duration_ms), loop=0)
+    os.replace(tmp, path)
+    return path
+
+
 def interpolation(model, x_start, x_end, steps: int = 10, y=None) -> np.ndarray:
     """Decoded images along the straight line between two posterior means: [steps,H,W,C]."""
     pair = np.stack([np.asarray(x_start), np.asarray(x_end)])
