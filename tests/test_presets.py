@@ -110,3 +110,19 @@ def test_card_fields_of_shipped_presets():
             assert key in card, f"{name}: model card lacks {key}"
         size = os.path.getsize(os.path.join(presets.resolve(name), "model.weights.h5"))
         assert size < 8 * 2**20, f"{name}: weights are {size} bytes"
+
+
+def test_a_trained_model_ships_without_its_optimizer_state(tmp_path, mnist_binary):
+    import h5py
+    import keras
+
+    model = zoo.VAE(**SMALL)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.fit(mnist_binary[0][:256], batch_size=64, epochs=1, verbose=0)
+    path = zoo.save_preset(model, str(tmp_path / "trained"), {})
+    with h5py.File(os.path.join(path, "model.weights.h5"), "r") as f:
+        assert "optimizer" not in f
+    loaded = zoo.load(path)
+    x = mnist_binary[2][:4]
+    np.testing.assert_array_equal(loaded.reconstruct(x), model.reconstruct(x))
+    np.testing.assert_array_equal(loaded.elbo(x, seed=3), model.elbo(x, seed=3))

@@ -71,6 +71,20 @@ def model_class_name(model) -> str:
     raise PresetError(f"{type(model).__name__} is not a registered zoo model")
 
 
+def _inference_copy(model):
+    """An uncompiled copy of `model` with its weights and noise state.
+
+    A compiled model's `save_weights` also writes the optimizer's slots (Adam: twice
+    the weights again); a preset ships the model only.
+    """
+    if getattr(model, "optimizer", None) is None:
+        return model
+    copy = type(model).from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    copy.seed_generator.state.assign(model.seed_generator.state)
+    return copy
+
+
 def save_preset(model, directory: str, metadata: dict | None = None) -> str:
     """Writes `model` as a preset directory (atomically: a temp dir, then a rename).
 
@@ -86,7 +100,7 @@ def save_preset(model, directory: str, metadata: dict | None = None) -> str:
             "config": model.get_config(),
         })
         weights = os.path.join(tmp, WEIGHTS_FILE)
-        model.save_weights(weights)
+        _inference_copy(model).save_weights(weights)
         card = dict(metadata or {})
         card.update({
             "variant": next(k for k, v in MODELS.items() if type(model) is v),
