@@ -63,15 +63,24 @@ def _cmd_eval(args):
     from zoo.evaluate.report import evaluate_preset
     from zoo.presets import METADATA_FILE, _write_json_atomic, read_metadata, resolve
 
-    metrics = evaluate_preset(args.name, k=args.k, num_examples=args.num_examples, seed=args.seed)
+    sections = [s.strip() for s in args.metrics.split(",") if s.strip()] if args.metrics else None
+    metrics = evaluate_preset(args.name, k=args.k, num_examples=args.num_examples, seed=args.seed,
+                              sections=sections)
     print(json.dumps(metrics, indent=2))
     if args.write_card:
         card = read_metadata(args.name)
         card.setdefault("metrics", {}).update(metrics)
         _write_json_atomic(os.path.join(resolve(args.name), METADATA_FILE), card)
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(metrics, f, indent=2)
+        _write_json_atomic(args.out, metrics)
+    return 0
+
+
+def _cmd_train_judge(args):
+    from zoo.evaluate.judges import train_judge
+
+    card = train_judge(args.dataset, epochs=args.epochs, seed=args.seed, take=args.take, directory=args.out)
+    print(json.dumps(card, indent=2))
     return 0
 
 
@@ -394,14 +403,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--take", type=int, help="train on the first N examples only")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("eval", help="importance-sampled test NLL of a preset")
+    p = sub.add_parser("eval", help="measure a preset: NLL, latents, sample quality, anomaly, disentanglement")
     p.add_argument("name")
+    p.add_argument("--metrics", help="comma-separated sections (likelihood, latents, sample_quality, conditional, "
+                                     "anomaly, disentanglement); default: every one that applies")
     p.add_argument("--k", type=int, default=5000, help="importance samples per image")
     p.add_argument("--num-examples", type=int, help="first N test images only")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="write the result JSON here")
     p.add_argument("--write-card", action="store_true", help="record the result in the preset's model card")
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("train-judge", help="train the classifier that judges a dataset's samples")
+    p.add_argument("dataset")
+    p.add_argument("--epochs", type=int, default=8, help="training epochs (default 8)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--take", type=int, help="train on the first N images only")
+    p.add_argument("--out", help="judge directory (default saved_models/judges/<dataset>)")
+    p.set_defaults(func=_cmd_train_judge)
 
     p = sub.add_parser("sample", help="write a grid of samples as PNG")
     p.add_argument("name")

@@ -1,31 +1,253 @@
-"""The measured numbers of a model card, produced by one function (and `zoo eval`)."""
+"""The measured numbers of a model card, produced by one function (and `zoo eval`).
+
+    zoo eval NAME --write-card                        # every section that applies
+    zoo eval NAME --metrics sample_quality,anomaly --write-card
+
+Sections (each a function of the preset; `SECTIONS` lists them):
+
+- likelihood: importance-sampled NLL (k samples), −ELBO, bits/dim, and the cheap
+  quick check the test suite recomputes; its keys sit at the top of the card's
+  "metrics" (the reference numbers), the other sections under their own names.
+- latents: active units, KL per latent dimension; on labelled data a linear probe
+  and k-means purity/NMI on the posterior means (see `representations`).
+- sample_quality: Fréchet distance, precision and recall in the dataset's judge
+  classifier's features (see `sample_quality`, `judges`).
+- conditional: class fidelity of a conditional model's samples, by the judge.
+- anomaly: scores of the dataset's test images against those of another dataset
+  (MNIST vs Fashion-MNIST), threshold at 5% FPR and AUROC (see `anomaly`).
+- disentanglement: β-VAE, FactorVAE, MIG, DCI, SAP on dSprites' ground truth.
+"""
 
 from __future__ import annotations
 
+import time
+
+import numpy as np
+
 from zoo import data
+from zoo.evaluate.anomaly import has_no_density
 from zoo.evaluate.likelihood import evaluate_likelihood
 from zoo.presets import load, read_metadata
 
 # A cheap subset of the card's likelihood numbers that the test suite recomputes.
 QUICK_CHECK = {"k": 50, "num_examples": 500}
+SECTIONS = ("likelihood", "latents", "sample_quality", "conditional", "anomaly", "disentanglement")
+# Out-of-distribution partner of each dataset for the anomaly section.
+ANOMALY_PAIRS = {"mnist": "fashion_mnist", "fashion_mnist": "mnist"}
+ANOMALY_FPR = 0.05
+ANOMALY_IMAGES = 2000
+ANOMALY_IWAE_K = 100
 
 
-def evaluate_preset(name: str, k: int = 5000, num_examples: int | None = None, seed: int = 0) -> dict:
-    """Test-set likelihood of a preset (k importance samples on the first
-    `num_examples` test images, all when None) plus the quick check."""
+def _split(dataset):
+    # A dataset without a test split (dSprites) is scored on the first training images.
+    return "test" if "test" in data.get_spec(dataset).split_sizes else "train"
+
+
+def _labelled(y):
+    return y is not None and np.asarray(y).ndim == 1
+
+
+def applicable_sections(model, card) -> list[str]:
+    dataset = card["dataset"]
+    labelled = dataset != "dsprites"
+    out = ["likelihood", "latents"]
+    if labelled:
+        out.append("sample_quality")
+    if model.conditional:
+        out.append("conditional")
+    if dataset in ANOMALY_PAIRS and not model.conditional:
+        out.append("anomaly")
+    if dataset == "dsprites":
+        out.append("disentanglement")
+    return out
+
+
+def quick_check(model, card, seed=0) -> dict:
+    """The cheap number the test suite recomputes: the IS-NLL with k=50 on the first
+    500 evaluation images (the reconstruction error for models without a density)."""
+    x, y = data.load_numpy(card["dataset"], _split(card["dataset"]), card["preprocessing"], seed=seed,
+                           take=QUICK_CHECK["num_examples"])
+    if has_no_density(model):
+        return {"reconstruction_error_nats": float(_reconstruction_error(model, x).mean()),
+                "num_examples": int(len(x))}
+    result = evaluate_likelihood(model, x, y if model.conditional else None, k=QUICK_CHECK["k"], seed=seed)
+    return {key: result[key] for key in ("nll_nats", "nll_k", "num_examples")}
+
+
+def likelihood_section(model, card, k=5000, num_examples=None, seed=0) -> dict:
+    split = _split(card["dataset"])
+    x, y = data.load_numpy(card["dataset"], split, card["preprocessing"], seed=seed, take=num_examples)
+    if has_no_density(model):
+        # An AE/WAE has no log p(x) to bound: its measure of fit is the reconstruction error.
+        start = time.time()
+        metrics = {"reconstruction_error_nats": float(_reconstruction_error(model, x).mean()),
+                   "num_examples": int(len(x)), "seconds": time.time() - start,
+                   "protocol": f"{split} split ({len(x)} images), {card['preprocessing']} with seed {seed}; "
+                               "-log p(x | z = f(x)) (no density over x, so no NLL)"}
+    else:
+        metrics = evaluate_likelihood(model, x, y if model.conditional else None, k=k, seed=seed)
+        metrics["protocol"] = (
+            f"{split} split ({metrics['num_examples']} images), {card['preprocessing']} with seed {seed}; log p(x) "
+            f"by importance sampling with the posterior as proposal, k={k} (an upper bound on the NLL)")
+    metrics["quick_check"] = quick_check(model, card, seed=seed)
+    return metrics
+
+
+def latents_section(model, card, seed=0, num_examples=10000, num_probe_train=10000) -> dict:
+    from zoo.evaluate import representations as rep
+
+    split = _split(card["dataset"])
+    x, y = data.load_numpy(card["dataset"], split, card["preprocessing"], seed=seed, take=num_examples)
+    cond = y if model.conditional else None
+    means, stds = rep.posterior_moments(model, x, cond)
+    units = rep.active_units(means)
+    out = {"active_units": units["active_units"], "latent_dim": int(means.shape[1]),
+           "activity": [round(a, 5) for a in units["activity"]], "num_examples": int(len(x))}
+    if not has_no_density(model) and card.get("prior", "standard_normal") == "standard_normal" \
+            and type(model.encode(x[:2], None if cond is None else cond[:2])).__name__ == "MultivariateNormalDiag":
+        kl = rep.gaussian_kl_per_dimension(means, stds)
+        out["kl_per_dimension"] = [round(v, 4) for v in kl.tolist()]
+        out["kl_total"] = float(kl.sum())
+    if _labelled(y):
+        x_train, y_train = data.load_numpy(card["dataset"], "train", card["preprocessing"], seed=seed,
+                                           take=num_probe_train)
+        train_means, _ = rep.posterior_moments(model, x_train, y_train if model.conditional else None)
+        out["linear_probe_accuracy"] = rep.linear_probe_accuracy(train_means, y_train, means, y, seed=seed)
+        out.update(rep.kmeans_scores(means, y, seed=seed))
+        out["protocol"] = (f"posterior means of the first {len(x)} {split} images (probe fitted on the first "
+                           f"{len(x_train)} training images); active: Cov_x E[z_u] > {rep.ACTIVE_UNIT_THRESHOLD}")
+    return out
+
+
+def _judge_images(card, seed, take=None):
+    # The judge reads grey levels; samples are E[x|z], grey levels too.
+    x_test, _ = data.load_numpy(card["dataset"], "test", "float", take=take)
+    x_train, _ = data.load_numpy(card["dataset"], "train", "float", take=take)
+    return x_test, x_train
+
+
+def sample_quality_section(model, card, seed=0, num_samples=10000) -> dict:
+    from zoo.evaluate.judges import load_judge
+    from zoo.evaluate.sample_quality import sample_quality
+
+    judge = load_judge(card["dataset"])
+    x_test, x_train = _judge_images(card, seed, take=num_samples)
+    out = sample_quality(model, judge, x_test, x_train, num_samples=num_samples, seed=seed)
+    out["protocol"] = (f"{num_samples} prior samples E[x|z] vs the first {len(x_test)} test images (grey levels), "
+                       f"features of the {card['dataset']} judge (test accuracy "
+                       f"{judge.judge_metadata['test_accuracy']:.4f}); precision/recall with k=3 on 5000 of each")
+    return out
+
+
+def conditional_section(model, card, seed=0, samples_per_class=1000) -> dict:
+    from zoo.evaluate.judges import load_judge
+    from zoo.evaluate.sample_quality import class_fidelity
+
+    judge = load_judge(card["dataset"])
+    out = class_fidelity(model, judge, samples_per_class=samples_per_class, seed=seed)
+    out["per_class"] = [round(v, 4) for v in out["per_class"]]
+    out["judge_test_accuracy"] = judge.judge_metadata["test_accuracy"]
+    out["protocol"] = (f"{samples_per_class} samples E[x|z, y=c] per class c, z ~ p(z); the fraction the "
+                       f"{card['dataset']} judge classifies as c")
+    return out
+
+
+def _reconstruction_error(model, x, batch_size=500):
+    """−log p(x | z = mean of q(z|x)) in nats per image."""
+    if has_no_density(model):
+        return np.concatenate([np.asarray(model.reconstruction_error(x[i:i + batch_size]))
+                               for i in range(0, len(x), batch_size)])
+    out = []
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size]
+        out.append(-model.decode(model.encode(xb).mean()).log_prob(xb).numpy())
+    return np.concatenate(out).astype(np.float64)
+
+
+def anomaly_section(model, card, seed=0, num_images=ANOMALY_IMAGES) -> dict:
+    from zoo.evaluate.anomaly import anomaly_scores, auroc, threshold_at_fpr
+
+    other = ANOMALY_PAIRS[card["dataset"]]
+    normal, _ = data.load_numpy(card["dataset"], "test", card["preprocessing"], seed=seed, take=num_images)
+    anomalous, _ = data.load_numpy(other, "test", card["preprocessing"], seed=seed, take=num_images // 2)
+    fit, held_out = normal[: num_images // 2], normal[num_images // 2:]
+    scorers = {"reconstruction_error": lambda x: _reconstruction_error(model, x)}
+    if not has_no_density(model):
+        scorers["negative_elbo"] = lambda x: anomaly_scores(model, x, seed=seed)
+        scorers[f"negative_iwae_k{ANOMALY_IWAE_K}"] = lambda x: anomaly_scores(model, x, k=ANOMALY_IWAE_K, seed=seed)
+    out = {"anomalies": other, "fpr_target": ANOMALY_FPR}
+    for score, fn in scorers.items():
+        s_fit, s_normal, s_anomalous = fn(fit), fn(held_out), fn(anomalous)
+        threshold = threshold_at_fpr(s_fit, ANOMALY_FPR)
+        out[score] = {"auroc": auroc(s_normal, s_anomalous), "threshold": threshold,
+                      "held_out_fpr": float(np.mean(s_normal > threshold)),
+                      "detection_rate": float(np.mean(s_anomalous > threshold))}
+    out["protocol"] = (f"threshold fitted at {ANOMALY_FPR:.0%} FPR on the first {len(fit)} {card['dataset']} test "
+                       f"images; AUROC and rates on the next {len(held_out)} vs the first {len(anomalous)} {other} "
+                       f"test images, both preprocessed as '{card['preprocessing']}'")
+    return out
+
+
+def disentanglement_section(model, card, seed=0) -> dict:
+    from zoo.data.dsprites import DSpritesGroundTruth
+    from zoo.evaluate import disentanglement as dis
+
+    truth = DSpritesGroundTruth()
+    codes = dis.representation_fn_from_model(model)
+    out = {}
+    for metric in (dis.beta_vae_score, dis.factor_vae_score, dis.mig, dis.dci, dis.sap):
+        start = time.time()
+        result = metric(truth, codes, np.random.default_rng(seed))
+        out.update({key: float(value) for key, value in result.items() if np.isscalar(value)})
+        out[f"{metric.__name__}_seconds"] = round(time.time() - start, 1)
+    out["protocol"] = ("disentanglement_lib's default protocols (10,000 training / 5,000 evaluation points, "
+                       "20 bins for MIG, gradient-boosted trees for DCI) on the posterior means; the five varying "
+                       f"dSprites factors; seed {seed}")
+    return out
+
+
+def evaluate_preset(name: str, k: int = 5000, num_examples: int | None = None, seed: int = 0,
+                    sections=None, section_options: dict | None = None) -> dict:
+    """The card's metrics for a preset: a dict with the likelihood keys at the top
+    (when "likelihood" is among `sections`) and one sub-dict per other section.
+
+    Args:
+        name: preset name or directory.
+        k: importance samples for the NLL.
+        num_examples: the NLL on the first N test images only (all when None).
+        seed: seed of every random draw (binarization, samples, metrics).
+        sections: names from `SECTIONS`; None = every section that applies.
+        section_options: per-section keyword arguments overriding the card protocol's
+            sizes, e.g. {"anomaly": {"num_images": 400}} (for quick runs and tests).
+    """
     model = load(name)
     card = read_metadata(name)
-    # A dataset without a test split (dSprites) is scored on the first training images.
-    split = "test" if "test" in data.get_spec(card["dataset"]).split_sizes else "train"
-    x, y = data.load_numpy(card["dataset"], split, card["preprocessing"], seed=seed, take=num_examples)
-    y = y if model.conditional else None
-    metrics = evaluate_likelihood(model, x, y, k=k, seed=seed)
-    quick = evaluate_likelihood(model, x[: QUICK_CHECK["num_examples"]],
-                                None if y is None else y[: QUICK_CHECK["num_examples"]],
-                                k=QUICK_CHECK["k"], seed=seed)
-    metrics["quick_check"] = {key: quick[key] for key in ("nll_nats", "nll_k", "num_examples")}
-    command = f"zoo eval {name} --k {k}" + (f" --num-examples {num_examples}" if num_examples else "") + " --write-card"
-    metrics["protocol"] = (
-        f"{split} split ({metrics['num_examples']} images), {card['preprocessing']} with seed {seed}; log p(x) by "
-        f"importance sampling with the posterior as proposal, k={k} (an upper bound on the NLL); command: {command}")
+    valid = applicable_sections(model, card)
+    if sections is None:
+        sections = valid
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        raise ValueError(f"unknown metric sections {unknown}; known: {', '.join(SECTIONS)}")
+    skipped = [s for s in sections if s not in valid]
+    if skipped:
+        raise ValueError(f"{name}: sections {skipped} do not apply to this preset (applicable: {', '.join(valid)})")
+    metrics = {}
+    for section in sections:
+        start = time.time()
+        if section == "likelihood":
+            result = likelihood_section(model, card, k=k, num_examples=num_examples, seed=seed)
+            command = f"zoo eval {name} --metrics likelihood --k {k}" + (
+                f" --num-examples {num_examples}" if num_examples else "")
+            result["command"] = command + " --write-card"
+            metrics.update(result)
+            continue
+        options = (section_options or {}).get(section, {})
+        result = globals()[f"{section}_section"](model, card, seed=seed, **options)
+        result["seconds"] = round(time.time() - start, 1)
+        result["command"] = f"zoo eval {name} --metrics {section} --write-card"
+        metrics[section] = result
     return metrics
+
+
+__all__ = ["SECTIONS", "applicable_sections", "evaluate_preset"]

@@ -1,0 +1,78 @@
+"""`zoo eval`'s sections on a small trained preset: structure, ranges and cross-checks."""
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from zoo.evaluate.report import evaluate_preset
+
+from conftest import SMALL
+
+
+@pytest.fixture(scope="module")
+def trained_preset(tmp_path_factory, mnist_binary):
+    xtr, _, _, _ = mnist_binary
+    model = zoo.VAE(**SMALL)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3))
+    model.fit(xtr, epochs=4, batch_size=64, verbose=0)
+    path = str(tmp_path_factory.mktemp("presets") / "vae_small")
+    zoo.save_preset(model, path, {"dataset": "mnist", "preprocessing": "dynamic_binarize",
+                                   "prior": "standard_normal"})
+    return path
+
+
+def test_latents_section_kl_per_dimension_sums_to_the_elbo_kl(trained_preset):
+    metrics = evaluate_preset(trained_preset, sections=["latents"], section_options={
+        "latents": {"num_examples": 2000, "num_probe_train": 2000}})["latents"]
+    assert 0 < metrics["active_units"] <= SMALL["latent_dim"]
+    assert len(metrics["kl_per_dimension"]) == SMALL["latent_dim"]
+    # The analytic KL of the model's own ELBO, averaged over the same images.
+    model = zoo.load(trained_preset)
+    x, _ = zoo.data.load_numpy("mnist", "test", "dynamic_binarize", seed=0, take=2000)
+    kl = np.concatenate([model.elbo_terms(x[i:i + 1000])["kl"].numpy() for i in range(0, len(x), 1000)])
+    assert metrics["kl_total"] == pytest.approx(kl.mean(), rel=1e-3)
+    # Dimensions with KL ~ 0 are the inactive ones (Burda's two views of collapse agree).
+    inactive = [kl_u < 0.01 for kl_u in metrics["kl_per_dimension"]]
+    assert sum(inactive) <= SMALL["latent_dim"] - metrics["active_units"] + 1
+    assert 0.3 < metrics["linear_probe_accuracy"] <= 1.0
+    assert 0.0 < metrics["kmeans_nmi"] < 1.0 and 0.1 < metrics["kmeans_purity"] <= 1.0
+
+
+def test_anomaly_section_separates_fashion_from_mnist(trained_preset):
+    metrics = evaluate_preset(trained_preset, sections=["anomaly"],
+                              section_options={"anomaly": {"num_images": 800}})["anomaly"]
+    assert metrics["anomalies"] == "fashion_mnist"
+    for score in ("negative_elbo", "reconstruction_error", "negative_iwae_k100"):
+        assert metrics[score]["auroc"] > 0.8, (score, metrics[score])
+        # The threshold was fitted at 5% FPR on other normal images: close on held-out ones.
+        assert metrics[score]["held_out_fpr"] < 0.15
+
+
+def test_sample_quality_section_uses_the_shipped_judge(trained_preset):
+    metrics = evaluate_preset(trained_preset, sections=["sample_quality"],
+                              section_options={"sample_quality": {"num_samples": 2000}})["sample_quality"]
+    # A briefly trained tiny VAE is far from the data; real train images are close to real test ones.
+    assert metrics["frechet_distance"] > metrics["frechet_distance_train_vs_test"] >= 0
+    assert 0 <= metrics["precision"] <= 1 and 0 <= metrics["recall"] <= 1
+
+
+def test_unknown_and_inapplicable_sections_are_named(trained_preset):
+    with pytest.raises(ValueError, match="unknown metric sections"):
+        evaluate_preset(trained_preset, sections=["fid"])
+    with pytest.raises(ValueError, match="do not apply"):
+        evaluate_preset(trained_preset, sections=["disentanglement"])
+
+
+def test_cli_eval_writes_the_section_into_the_card(trained_preset):
+    out = subprocess.run([sys.executable, "-m", "zoo.cli", "eval", trained_preset, "--metrics", "likelihood",
+                          "--k", "5", "--num-examples", "100", "--write-card"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    card = json.load(open(f"{trained_preset}/metadata.json"))["metrics"]
+    assert card["nll_k"] == 5 and card["num_examples"] == 100
+    assert card["negative_elbo_nats"] >= card["nll_nats"] - 0.5  # IS with k=5 is at least as tight as k=1
+    assert card["quick_check"]["nll_k"] == 50

@@ -1,0 +1,125 @@
+"""Judges: the small per-dataset classifiers shipped with the zoo.
+
+A judge looks at generated images: its predicted class checks that a conditional
+model draws the digit it was asked for, and its feature layer is the space of the
+Fréchet distance and of the precision/recall of samples. It is trained on real
+grey-level images of the dataset's training split only, so it is independent of
+every generative model it judges; its test accuracy is recorded next to its
+weights.
+
+    zoo train-judge mnist                 # writes saved_models/judges/mnist/
+    judge = load_judge("mnist")           # sha256-checked keras.Model
+
+A judge directory holds `classifier.keras` (Keras' zip format: JSON config plus
+weights, no pickle; loaded with `safe_mode=True`) and `metadata.json`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+
+import numpy as np
+
+from zoo import data
+from zoo.evaluate.classifier import predict_labels, train_classifier
+
+JUDGE_FILE = "classifier.keras"
+METADATA_FILE = "metadata.json"
+# Long enough for ~99% test accuracy on MNIST with the small CNN of classifier.py.
+DEFAULT_EPOCHS = 8
+
+
+def judges_dir() -> str:
+    """`saved_models/judges/` beside the package (or $ZOO_JUDGES_DIR); independent of
+    $ZOO_PRESETS_DIR, so a user's own presets are judged by the shipped judges."""
+    default = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                           "saved_models", "judges")
+    return os.environ.get("ZOO_JUDGES_DIR", default)
+
+
+def judge_path(dataset: str) -> str:
+    return os.path.join(judges_dir(), dataset)
+
+
+def train_judge(dataset: str, epochs: int = DEFAULT_EPOCHS, seed: int = 0, take: int | None = None,
+                directory: str | None = None) -> dict:
+    """Trains the judge of a labelled dataset on its grey-level training images and
+    writes it (atomically) with its test accuracy. Returns the judge's card."""
+    import keras
+
+    from zoo.presets import _write_json_atomic, sha256
+
+    spec = data.get_spec(dataset)
+    if "test" not in spec.split_sizes:
+        raise ValueError(f"{dataset!r} has no test split to measure a judge on")
+    start = time.time()
+    x, y = data.load_numpy(dataset, "train", "float", take=take)
+    if y is None or np.asarray(y).ndim != 1:
+        raise ValueError(f"{dataset!r} has no class labels for a judge")
+    num_classes = int(np.max(y)) + 1
+    classifier = train_classifier(x, y, num_classes=num_classes, epochs=epochs, batch_size=128, seed=seed)
+    x_test, y_test = data.load_numpy(dataset, "test", "float")
+    accuracy = float(np.mean(predict_labels(classifier, x_test) == y_test))
+    target = directory or judge_path(dataset)
+    os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".judge-", dir=os.path.dirname(os.path.abspath(target)))
+    try:
+        # An uncompiled copy: the optimizer's moments would triple the file for nothing.
+        shipped = keras.Model.from_config(classifier.get_config())
+        shipped.set_weights(classifier.get_weights())
+        shipped.save(os.path.join(tmp, JUDGE_FILE))
+        card = {
+            "dataset": dataset,
+            "num_classes": num_classes,
+            "input": "grey levels in [0, 1] (preprocessing 'float'), shape " + str(list(x.shape[1:])),
+            "training": {"split": "train", "examples": int(len(x)), "epochs": int(epochs), "seed": int(seed),
+                         "command": f"zoo train-judge {dataset}" + (f" --epochs {epochs}" if epochs != DEFAULT_EPOCHS else "")
+                         + (f" --seed {seed}" if seed else "") + (f" --take {take}" if take else "")},
+            "test_accuracy": accuracy,
+            "seconds": time.time() - start,
+            "sha256": sha256(os.path.join(tmp, JUDGE_FILE)),
+        }
+        _write_json_atomic(os.path.join(tmp, METADATA_FILE), card)
+        if os.path.isdir(target):
+            shutil.rmtree(target)
+        os.rename(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return card
+
+
+def load_judge(dataset: str, directory: str | None = None):
+    """The judge of `dataset` as a keras.Model (softmax output, a "features" layer),
+    with its card as `.judge_metadata`.
+
+    Raises:
+        FileNotFoundError: no judge for this dataset (names the training command).
+        zoo.presets.PresetError: the weights do not match the recorded sha256.
+    """
+    import keras
+
+    from zoo.presets import PresetError, _read_json, sha256
+
+    directory = directory or judge_path(dataset)
+    path = os.path.join(directory, JUDGE_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no judge classifier for {dataset!r} at {path}; train it with "
+                                f"`zoo train-judge {dataset}`")
+    card = _read_json(os.path.join(directory, METADATA_FILE))
+    actual = sha256(path)
+    if actual != card.get("sha256"):
+        raise PresetError(f"{path}: sha256 {actual} does not match its card's {card.get('sha256')}; "
+                          "the file is corrupt or truncated")
+    try:
+        judge = keras.saving.load_model(path, safe_mode=True)
+    except Exception as e:  # noqa: BLE001 - zipfile/h5py/keras raise many kinds
+        raise PresetError(f"cannot load the judge {path}: {e}") from e
+    judge.judge_metadata = card
+    return judge
+
+
+__all__ = ["judge_path", "judges_dir", "load_judge", "train_judge"]
