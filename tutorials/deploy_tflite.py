@@ -1,7 +1,11 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
 # ---
 
 # %% [markdown]
@@ -120,6 +124,11 @@ eps = np.random.default_rng(0).standard_normal((16, meta["latent_dim"])).astype(
 images = load("sample")(eps=eps)["images"]
 print("sample:", images.shape, images.dtype, f"range [{images.min():.3f}, {images.max():.3f}]")
 bitmap = np.round(images[..., 0] * 255).astype(np.uint8)  # [16, 28, 28] grayscale
+
+# What the app would show: the 16 bitmaps side by side (PIL stands in for the UI).
+from PIL import Image  # noqa: E402
+
+Image.fromarray(np.concatenate(list(bitmap), axis=1)).save(os.path.join(OUT, "litert_samples.png"))
 
 # %% [markdown]
 # **Encode and decode**: `encode` gives the posterior mean and stddev (use the
