@@ -76,3 +76,19 @@ def test_cli_eval_writes_the_section_into_the_card(trained_preset):
     assert card["nll_k"] == 5 and card["num_examples"] == 100
     assert card["negative_elbo_nats"] >= card["nll_nats"] - 0.5  # IS with k=5 is at least as tight as k=1
     assert card["quick_check"]["nll_k"] == 50
+
+
+def test_disentanglement_section_runs_every_metric_on_dsprites(tmp_path):
+    model = zoo.VAE(latent_dim=4, widths=(8, 8, 8, 8), hidden_dim=16, image_shape=(64, 64, 1))
+    path = str(tmp_path / "vae_dsprites_tiny")
+    zoo.save_preset(model, path, {"dataset": "dsprites", "preprocessing": "float"})
+    small = {"beta_vae_score": {"num_train": 60, "num_eval": 30, "batch_size": 8},
+             "factor_vae_score": {"num_train": 60, "num_eval": 30, "batch_size": 8, "num_variance_estimate": 200},
+             "mig": {"num_train": 300}, "dci": {"num_train": 300, "num_test": 100, "model": "random_forest"},
+             "sap": {"num_train": 300, "num_test": 100}}
+    result = evaluate_preset(path, sections=["disentanglement"],
+                             section_options={"disentanglement": small})["disentanglement"]
+    for metric, key in (("beta_vae_score", "eval_accuracy"), ("factor_vae_score", "eval_accuracy"),
+                        ("mig", "discrete_mig"), ("dci", "disentanglement"), ("sap", "sap_score")):
+        assert 0.0 <= result[metric][key] <= 1.0, (metric, result[metric])
+    assert "protocol" in result and result["command"].endswith("--metrics disentanglement --write-card")
