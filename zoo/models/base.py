@@ -58,6 +58,9 @@ class LatentVariableModel(keras.Model):
 
     metric_names = ("loss", "elbo", "reconstruction", "kl")
     conditional = False
+    # Why a variant cannot honour `free_bits` (None: it can); the constructor refuses
+    # free_bits > 0 with this reason instead of silently ignoring it.
+    free_bits_unsupported = None
 
     def __init__(
         self,
@@ -88,6 +91,8 @@ class LatentVariableModel(keras.Model):
         self.beta = float(beta)
         self.kl_warmup_steps = int(kl_warmup_steps)
         self.free_bits = float(free_bits)
+        if self.free_bits > 0 and self.free_bits_unsupported:
+            raise ValueError(f"{type(self).__name__}: free_bits is not supported: {self.free_bits_unsupported}")
         self.num_classes = int(num_classes)
         self.activation = activation
         self.seed = seed

@@ -101,6 +101,7 @@ class BetaTCVAE(LatentVariableModel):
     """
 
     metric_names = ("loss", "elbo", "reconstruction", "kl", "mi", "tc", "dim_kl")
+    free_bits_unsupported = "the β-TCVAE's KL is decomposed (MI, TC, dimension-wise KL); leave it 0"
 
     def __init__(self, alpha=1.0, gamma=1.0, dataset_size=None, estimator="mws", beta=6.0, **kwargs):
         # === Config ===
@@ -112,8 +113,6 @@ class BetaTCVAE(LatentVariableModel):
             raise ValueError(f"dataset_size must be >= 2 (or None for the batch size), got {dataset_size}")
         if estimator not in ESTIMATORS:
             raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
-        if kwargs.get("free_bits", 0.0):
-            raise ValueError("free_bits does not apply to the β-TCVAE, whose KL is decomposed; leave it 0")
         super().__init__(beta=beta, **kwargs)
 
     def _warmup(self):

@@ -197,6 +197,8 @@ class IAFVAE(LatentVariableModel):
         made_hidden_units: hidden layer sizes of each step's MADE.
     """
 
+    free_bits_unsupported = "it needs a per-dimension analytic KL, which a flow posterior lacks"
+
     def __init__(self, num_flows=2, context_dim=16, made_hidden_units=(64,), **kwargs):
         # === Config ===
         self.num_flows = int(num_flows)
@@ -205,8 +207,6 @@ class IAFVAE(LatentVariableModel):
         if self.num_flows < 0 or self.context_dim < 1:
             raise ValueError(f"IAFVAE: need num_flows >= 0 and context_dim >= 1, got {num_flows}, {context_dim}")
         super().__init__(**kwargs)
-        if self.free_bits > 0:
-            raise ValueError("IAFVAE: free_bits needs a per-dimension analytic KL, which a flow posterior lacks")
 
     @property
     def encoder_output_dim(self):

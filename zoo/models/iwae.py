@@ -35,6 +35,7 @@ class IWAE(LatentVariableModel):
     """
 
     metric_names = ("loss", "iwae_bound", "elbo", "reconstruction", "kl")
+    free_bits_unsupported = "it is not defined for the importance weighted bound; leave it at 0"
 
     def __init__(self, num_samples=5, **kwargs):
         # === Config ===
@@ -42,8 +43,6 @@ class IWAE(LatentVariableModel):
         if self.num_samples < 1:
             raise ValueError(f"IWAE: num_samples must be >= 1, got {num_samples}")
         super().__init__(**kwargs)
-        if self.free_bits > 0:
-            raise ValueError("IWAE: free_bits is not defined for the importance weighted bound; leave it at 0")
 
     def loss_terms(self, x, condition, training):
         k = self.num_samples

@@ -62,6 +62,8 @@ class LadderVAE(LatentVariableModel):
     the standard normal; `free_bits` is not supported (use KL warm-up, as the paper).
     """
 
+    free_bits_unsupported = "use kl_warmup_steps, as the paper does"
+
     def __init__(self, upper_latent_dims=(8,), ladder_hidden_dim=128, **kwargs):
         # === Config ===
         self.upper_latent_dims = tuple(int(d) for d in upper_latent_dims)
@@ -72,8 +74,6 @@ class LadderVAE(LatentVariableModel):
         if prior not in ("standard_normal", {"name": "standard_normal"}):
             raise ValueError(f"LadderVAE: only the standard normal prior on the top layer is supported, got {prior!r}")
         super().__init__(**kwargs)
-        if self.free_bits > 0:
-            raise ValueError("LadderVAE: free_bits is not supported; use kl_warmup_steps")
 
     @property
     def latent_dims(self):
