@@ -193,3 +193,18 @@ def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as e:
         main([command, "--help"])
     assert e.value.code == 0 and len(capsys.readouterr().out) > 200
+
+
+def test_train_writes_a_preset_checkpoints_and_tensorboard_logs(tmp_path, capsys):
+    recipe = {"name": "tiny", "variant": "vae", "dataset": "mnist", "preprocessing": "dynamic_binarize",
+              "model": SMALL, "training": {"epochs": 1, "batch_size": 64, "learning_rate": 1e-3}}
+    (tmp_path / "r.json").write_text(json.dumps(recipe))
+    work = tmp_path / "work"
+    assert main(["train", "--config", str(tmp_path / "r.json"), "--take", "512", "--out", str(tmp_path / "out"),
+                 "--work-dir", str(work)]) == 0
+    assert zoo.load(str(tmp_path / "out")).latent_dim == SMALL["latent_dim"]
+    assert (work / "backup" / "training_metadata.json").is_file()
+    assert len((work / "history.csv").read_text().splitlines()) == 2  # header + one epoch
+    for run in ("train", "validation"):
+        events = list((work / "tensorboard" / run).glob("events.out.tfevents.*"))
+        assert events and events[0].stat().st_size > 0, run

@@ -154,6 +154,9 @@ def train(
         NaNGuard(),  # first: a broken step must stop training before it is backed up
         backup,
         keras.callbacks.CSVLogger(os.path.join(work_dir, "history.csv"), append=True),
+        # Per-epoch scalars for `tensorboard --logdir <work_dir>/tensorboard` (event files
+        # are written by TensorFlow itself; the tensorboard package is only for viewing).
+        keras.callbacks.TensorBoard(os.path.join(work_dir, "tensorboard"), write_graph=False),
         *extra_callbacks,
     ]
     start_epoch, start_batch = backup.restore(model)

@@ -40,8 +40,20 @@ ANOMALY_IWAE_K = 100
 
 
 def _split(dataset):
-    # A dataset without a test split (dSprites) is scored on the first training images.
+    # A dataset without a test split (dSprites) is scored on training images.
     return "test" if "test" in data.get_spec(dataset).split_sizes else "train"
+
+
+def evaluation_images(card, seed=0, take=None):
+    """(images, labels) the card's numbers are measured on: the first `take` test
+    images, or, for a dataset without a test split (dSprites, stored in factor order),
+    `take` training images at seeded random positions (10,000 when `take` is None)."""
+    dataset, preprocessing = card["dataset"], card["preprocessing"]
+    if _split(dataset) == "test":
+        return data.load_numpy(dataset, "test", preprocessing, seed=seed, take=take)
+    images, labels = data.load_arrays(dataset, "train")
+    index = np.sort(np.random.default_rng(seed).permutation(len(images))[: take or 10000])
+    return data.preprocess(images[index], preprocessing, seed), labels[index]
 
 
 def _labelled(y):
@@ -66,8 +78,7 @@ def applicable_sections(model, card) -> list[str]:
 def quick_check(model, card, seed=0) -> dict:
     """The cheap number the test suite recomputes: the IS-NLL with k=50 on the first
     500 evaluation images (the reconstruction error for models without a density)."""
-    x, y = data.load_numpy(card["dataset"], _split(card["dataset"]), card["preprocessing"], seed=seed,
-                           take=QUICK_CHECK["num_examples"])
+    x, y = evaluation_images(card, seed=seed, take=QUICK_CHECK["num_examples"])
     if has_no_density(model):
         return {"reconstruction_error_nats": float(_reconstruction_error(model, x).mean()),
                 "num_examples": int(len(x))}
@@ -77,7 +88,7 @@ def quick_check(model, card, seed=0) -> dict:
 
 def likelihood_section(model, card, k=5000, num_examples=None, seed=0) -> dict:
     split = _split(card["dataset"])
-    x, y = data.load_numpy(card["dataset"], split, card["preprocessing"], seed=seed, take=num_examples)
+    x, y = evaluation_images(card, seed=seed, take=num_examples)
     if has_no_density(model):
         # An AE/WAE has no log p(x) to bound: its measure of fit is the reconstruction error.
         start = time.time()
@@ -98,7 +109,7 @@ def latents_section(model, card, seed=0, num_examples=10000, num_probe_train=100
     from zoo.evaluate import representations as rep
 
     split = _split(card["dataset"])
-    x, y = data.load_numpy(card["dataset"], split, card["preprocessing"], seed=seed, take=num_examples)
+    x, y = evaluation_images(card, seed=seed, take=num_examples)
     cond = y if model.conditional else None
     means, stds = rep.posterior_moments(model, x, cond)
     units = rep.active_units(means)
@@ -109,7 +120,7 @@ def latents_section(model, card, seed=0, num_examples=10000, num_probe_train=100
         kl = rep.gaussian_kl_per_dimension(means, stds)
         out["kl_per_dimension"] = [round(v, 4) for v in kl.tolist()]
         out["kl_total"] = float(kl.sum())
-    if _labelled(y):
+    if _labelled(y) and split == "test":
         x_train, y_train = data.load_numpy(card["dataset"], "train", card["preprocessing"], seed=seed,
                                            take=num_probe_train)
         train_means, _ = rep.posterior_moments(model, x_train, y_train if model.conditional else None)
