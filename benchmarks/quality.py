@@ -1,6 +1,6 @@
 """The quality table: every shipped preset's measured numbers next to literature anchors.
 
-    python benchmarks/quality.py                 # writes benchmarks/quality.md
+    python benchmarks/quality.py                 # writes benchmarks/quality.md and README's table
 
 It measures nothing itself: it reads the model cards (`saved_models/*/metadata.json`),
 whose numbers come from `zoo eval NAME --write-card` (each card section records its
@@ -135,11 +135,61 @@ def render(cards) -> str:
     return "\n".join(out)
 
 
+README_START = "<!-- presets table: written by benchmarks/quality.py -->"
+README_END = "<!-- end of presets table -->"
+
+
+def readme_table(cards) -> str:
+    """The README's short presets table: the headline number of each preset."""
+    body = []
+    for name, card in cards:
+        m = card.get("metrics", {})
+        if "nll_nats" in m:
+            head = f"NLL {m['nll_nats']:.2f} nats (k={m['nll_k']}, {m['num_examples']} images)"
+        elif "reconstruction_error_nats" in m:
+            head = f"reconstruction error {m['reconstruction_error_nats']:.2f} nats (no density)"
+        else:
+            head = "not evaluated yet"
+        if "bits_per_dim" in m and card["dataset"] != "mnist":
+            head += f", {m['bits_per_dim']:.3f} bits/dim"
+        extra = []
+        if _get(m, "conditional", "class_fidelity") is not None:
+            extra.append(f"class fidelity {m['conditional']['class_fidelity']:.1%}")
+        if _get(m, "sample_quality", "frechet_distance") is not None:
+            extra.append(f"FD {m['sample_quality']['frechet_distance']:.1f}")
+        if _get(m, "disentanglement", "mig", "discrete_mig") is not None:
+            extra.append(f"MIG {m['disentanglement']['mig']['discrete_mig']:.3f}")
+        size = card.get("weights_bytes")
+        body.append([f"`{name}`", card["dataset"], card.get("variant", "–"), head, ", ".join(extra) or "–",
+                     f"{card.get('parameters', 0) / 1e6:.2f} M", f"{size / 2**20:.1f} MB" if size else "–",
+                     str(card.get("epochs", "–"))])
+    return _table(["preset", "data", "variant", "likelihood", "samples / latents", "params", "weights", "epochs"],
+                  body)
+
+
+def update_readme(cards, path=os.path.join(ROOT, "README.md")) -> bool:
+    """Rewrites the README's presets table between its markers (if present)."""
+    with open(path) as f:
+        text = f.read()
+    if README_START not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    new = f"{head}{README_START}\n{readme_table(cards)}\n{README_END}{tail}"
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(new)
+    os.replace(tmp, path)
+    return True
+
+
 def main(argv=None):
     from zoo.presets import list_models, read_metadata
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "quality.md"))
+    parser.add_argument("--no-readme", dest="readme", action="store_false",
+                        help="do not rewrite the presets table in README.md")
     args = parser.parse_args(argv)
     cards = [(name, read_metadata(name)) for name in list_models()]
     text = render(cards)
@@ -147,6 +197,8 @@ def main(argv=None):
     with open(tmp, "w") as f:
         f.write(text + "\n")
     os.replace(tmp, args.out)
+    if args.readme:
+        update_readme(cards)
     print(text)
     return 0
 
