@@ -1,0 +1,155 @@
+"""benchmarks/training_throughput.py: the script writes its table, and the plain
+keras.io-pattern model it compares against optimizes the same objective as ours."""
+
+import importlib.util
+import math
+import os
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "benchmarks", "training_throughput.py")
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("training_throughput", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _numbers(cell: str) -> list[float]:
+    return [float(v.replace(",", "")) for v in re.findall(r"\d[\d,]*\.?\d*", cell)]
+
+
+def test_script_writes_table_with_positive_finite_rows(bench, tmp_path):
+    keys = ["ours_jit", "keras_io_jit"]
+    if bench.pythae_available():
+        keys += ["pythae_trainer", "pythae_loop"]
+    out = tmp_path / "throughput.md"
+    results = bench.main(["--steps", "2", "--warmup", "1", "--runs", "2", "--only", ",".join(keys),
+                          "--nll-images", "2", "--nll-k", "20", "--nll-runs", "1", "--no-explore",
+                          "--out", str(out)], log=lambda msg: None)
+    assert sorted(results) == sorted(keys)
+    assert all(len(v) == 2 and all(math.isfinite(x) and x > 0 for x in v) for v in results.values())
+
+    text = out.read_text()
+    assert text.startswith("# Training throughput")
+    assert f"Machine: {bench.cpu_name()}, {bench.cores()} cores" in text  # the machine is noted
+    assert not list(tmp_path.glob(".training_throughput.*"))  # no temp file left behind
+    rows = {}
+    for line in text.splitlines():
+        m = re.match(r"\| `(\w+)`: .*?\| ([^|]+) \| ([^|]+) \|", line)
+        if m:
+            rows[m.group(1)] = (_numbers(m.group(2)), _numbers(m.group(3)))
+    assert sorted(rows) == sorted(keys)
+    for key, (median, spread) in rows.items():
+        assert len(median) == 1 and median[0] > 0 and math.isfinite(median[0]), key
+        lo, hi = spread
+        assert 0 < lo <= median[0] <= hi, key
+    ratio = [line for line in text.splitlines() if line.startswith("| ours / keras.io pattern, both jit")]
+    assert len(ratio) == 1 and _numbers(ratio[0].split("|")[2])[0] > 0
+    assert re.search(r"\| ours / keras\.io pattern, both jit \| [\d.]+ \| [\d.]+-[\d.]+ \| [+-]\d+\.\d%", ratio[0])
+    if bench.pythae_available():
+        assert any(line.startswith("| ours (jit) / Pythae trainer |") for line in text.splitlines())
+    nll = [line for line in text.splitlines() if line.startswith("| IS-NLL, k=20 |")]
+    assert len(nll) == 1 and "extrapolated" in nll[0] and _numbers(nll[0].split("|")[2])[0] > 0
+
+
+def test_busy_machine_is_flagged(bench):
+    info = {"cpu": "x", "cores": 2, "versions": {}, "load_start": 1.7, "load_end": 0.1, "tf_threads": "0/0",
+            "torch_threads": "n/a", "argv": [], "date": "today", "wall": 1.0}
+    args = bench.parse_args(["--steps", "3", "--warmup", "1", "--runs", "2"])
+    results = {"ours_jit": [100.0, 120.0]}
+    assert "machine was busy" in bench.render(info, results, {}, None, None, args)
+    info["load_start"] = 0.2
+    assert "machine was busy" not in bench.render(info, results, {}, None, None, args)
+
+
+def test_bad_arguments_are_refused(bench):
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--only", "ours_jit,tensorflow_one"])
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--warmup", "0"])
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--tf-threads", "2"])
+    # oneDNN is fixed when TensorFlow starts: too late inside this process, and said so.
+    with pytest.raises(SystemExit, match="before TensorFlow is imported"):
+        bench.main(["--onednn", "--only", "ours_jit", "--out", os.devnull], log=lambda msg: None)
+
+
+def _trained_ours(bench):
+    """The shipped vae_mnist (trained weights: its decoder depends on z, so the noise
+    matters), else the recipe's model after a few steps."""
+    from zoo import presets
+
+    if "vae_mnist" in presets.list_models():
+        return zoo.load("vae_mnist")
+    ours = bench.build_ours()
+    ours.compile(optimizer="adam")
+    x, _ = zoo.data.load_numpy("mnist", "train", "dynamic_binarize", take=2048)
+    ours.fit(x, epochs=1, batch_size=128, verbose=0)
+    return ours
+
+
+def test_keras_pattern_computes_our_loss_on_the_same_noise(bench):
+    ours = _trained_ours(bench)
+    plain = bench.build_keras_pattern()
+    assert ours.free_bits == 0 and ours.beta == 1.0  # the recipe's loss is recon + warm-up weight * KL
+    for a, b in ((ours.encoder, plain.encoder), (ours.decoder, plain.decoder)):
+        assert [w.shape for w in a.weights] == [w.shape for w in b.weights]
+        b.set_weights(a.get_weights())
+    for model in (ours, plain):
+        model.compile(optimizer="adam")
+        model.optimizer.build(model.trainable_variables)
+        model.optimizer.iterations.assign(1000)  # mid KL warm-up: weight 1000/4690
+    assert float(ours.kl_weight()) == pytest.approx(1000 / 4690)
+    assert float(plain.kl_weight()) == pytest.approx(1000 / 4690)
+
+    x, _ = zoo.data.load_numpy("mnist", "train", "dynamic_binarize", take=32)
+    x = tf.constant(x)
+    seed = tf.constant([3, 7], tf.int32)
+    ours_vars = ours.encoder.trainable_variables + ours.decoder.trainable_variables
+    plain_vars = plain.encoder.trainable_variables + plain.decoder.trainable_variables
+
+    with tf.GradientTape() as tape:
+        t = ours.elbo_terms(x, seed=seed, training=True)
+        ours_loss = tf.reduce_mean(t["reconstruction"] + ours.kl_weight() * t["kl"])
+    ours_grads = tape.gradient(ours_loss, ours_vars)
+    posterior = t["posterior"]
+    noise = (t["z"] - posterior.mean()) / posterior.stddev()  # the standard-normal draw ours used
+    with tf.GradientTape() as tape:
+        plain_loss, reconstruction, kl = plain.loss_value(x, noise=noise, training=True)
+    plain_grads = tape.gradient(plain_loss, plain_vars)
+
+    np.testing.assert_allclose(reconstruction.numpy(), t["reconstruction"].numpy(), rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(kl.numpy(), t["kl"].numpy(), rtol=1e-5, atol=1e-4)
+    assert abs(float(plain_loss) - float(ours_loss)) < 1e-3
+    for g_ours, g_plain, v in zip(ours_grads, plain_grads, ours_vars):
+        scale = float(tf.reduce_max(tf.abs(g_ours))) + 1e-6
+        assert float(tf.reduce_max(tf.abs(g_ours - g_plain))) <= 1e-3 * scale, v.path
+
+    # The noise matters: another draw gives another loss (the comparison is not vacuous).
+    other, _, _ = plain.loss_value(x, noise=tf.random.stateless_normal(noise.shape, [1, 2]), training=True)
+    assert abs(float(other) - float(plain_loss)) > 0.05
+
+
+def test_pythae_model_mirrors_our_networks(bench):
+    if not bench.pythae_available():
+        pytest.skip("torch/pythae not installed (benchmarks/requirements-peers.txt)")
+    import torch
+
+    ours = bench.build_ours()
+    model = bench.build_pythae()
+    assert bench.count_parameters(model) == ours.encoder.count_params() + ours.decoder.count_params()
+    x = torch.bernoulli(torch.full((4, 1, 28, 28), 0.3))
+    out = model({"data": x})
+    assert tuple(out.recon_x.shape) == (4, 1, 28, 28)
+    assert tuple(out.z.shape) == (4, 32)
+    assert math.isfinite(float(out.loss.detach())) and float(out.loss.detach()) > 0
