@@ -188,7 +188,8 @@ def test_exit_codes(tmp_path, capsys):
     assert not os.listdir(tmp_path)
 
 
-@pytest.mark.parametrize("command", ["reconstruct", "interpolate", "traverse", "anomaly", "demo"])
+@pytest.mark.parametrize("command", ["reconstruct", "interpolate", "traverse", "anomaly", "demo", "manifold",
+                                     "latents", "eval", "train", "train-judge", "sample", "export"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as e:
         main([command, "--help"])
@@ -208,3 +209,26 @@ def test_train_writes_a_preset_checkpoints_and_tensorboard_logs(tmp_path, capsys
     for run in ("train", "validation"):
         events = list((work / "tensorboard" / run).glob("events.out.tfevents.*"))
         assert events and events[0].stat().st_size > 0, run
+
+
+def test_manifold_and_latent_projection_pngs(tmp_path, capsys):
+    from zoo import plots
+
+    out = tmp_path / "m.png"
+    assert main(["manifold", PRESET, "--out", str(out), "-n", "7", "--dims", "2,5"]) == 0
+    with Image.open(out) as img:
+        check_picture(img, grid_size(7, 7))
+    # Only the two chosen coordinates vary across the grid: row 0 is dims[1] at its highest quantile.
+    model = zoo.load(PRESET)
+    cells = plots.manifold(model, 3, dims=(2, 5))
+    z = np.zeros((1, model.latent_dim), np.float32)
+    z[0, 2], z[0, 5] = -1.6448536, 1.6448536  # the 5% and 95% normal quantiles
+    np.testing.assert_allclose(cells[0], model.decode_mean(z).numpy()[0], atol=1e-5)
+
+    out = tmp_path / "p.png"
+    assert main(["latents", PRESET, "--out", str(out), "-n", "500"]) == 0
+    with Image.open(out) as img:
+        assert img.width > 300 and img.height > 300
+        assert np.asarray(img.convert("L"), dtype=np.float32).std() > 5
+    assert main(["manifold", PRESET, "--out", str(tmp_path / "x.png"), "--dims", "0"]) == 1
+    assert "two latent dimensions" in capsys.readouterr().err

@@ -185,6 +185,36 @@ def _test_images(card, take, seed=0, indices=None):
     return x, y
 
 
+def _cmd_manifold(args):
+    from zoo import plots
+    from zoo.presets import load
+
+    model = load(args.name)
+    if model.conditional and args.label is None:
+        raise ValueError("this model is conditional: pass --label C")
+    if len(args.dims) != 2:
+        raise ValueError(f"--dims: expected two latent dimensions, got {args.dims}")
+    plots.save_grid(plots.manifold(model, args.n, args.dims, y=args.label), args.out, cols=args.n)
+    print(f"wrote {args.out} ({args.n}x{args.n} grid over latent dims {args.dims[0]} (columns) and "
+          f"{args.dims[1]} (rows); other dims 0)")
+    return 0
+
+
+def _cmd_latents(args):
+    from zoo import plots
+    from zoo.evaluate.representations import posterior_moments, project_2d
+    from zoo.presets import load, read_metadata
+
+    model = load(args.name)
+    card = read_metadata(args.name)
+    x, y = _test_images(card, args.n)
+    means, _ = posterior_moments(model, x, y if model.conditional else None)
+    how = "posterior means" if model.latent_dim == 2 else "first two principal components of the posterior means"
+    plots.save_projection(project_2d(means), y, args.out, title=f"{args.name}: {how} of {len(x)} test images")
+    print(f"wrote {args.out} ({how}, coloured by label)")
+    return 0
+
+
 def _dims(text):
     try:
         return [int(v) for v in text.split(",") if v.strip()]
@@ -479,6 +509,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=int, default=0, help="test image whose code is the starting point")
     p.add_argument("--frame-ms", type=int, default=200, help="GIF: milliseconds per frame")
     p.set_defaults(func=_cmd_traverse)
+
+    p = sub.add_parser("manifold", help="decode a grid over two latent dimensions (the 2-D latent manifold), as PNG")
+    p.add_argument("name", help="preset name or directory")
+    p.add_argument("--out", required=True, help="PNG file")
+    p.add_argument("-n", type=int, default=15, help="grid size per axis (default 15)")
+    p.add_argument("--dims", type=_dims, default=[0, 1], help="the two latent dimensions (default 0,1)")
+    p.add_argument("--label", type=int, help="class, for conditional models")
+    p.set_defaults(func=_cmd_manifold)
+
+    p = sub.add_parser("latents", help="scatter plot of test images' posterior means in 2-D, coloured by label")
+    p.add_argument("name", help="preset name or directory")
+    p.add_argument("--out", required=True, help="PNG file")
+    p.add_argument("-n", type=int, default=2000, help="number of test images (default 2000)")
+    p.set_defaults(func=_cmd_latents)
 
     p = sub.add_parser("anomaly", help="score images by how badly the preset explains them; flag the outliers",
                        description="Scores each image by -ELBO (--k 1) or the -IWAE bound (--k > 1) in nats; "

@@ -82,3 +82,48 @@ def traversal(model, x=None, dims=None, values=None, y=None) -> np.ndarray:
         z[row * len(values):(row + 1) * len(values), d] = values
     labels = None if y is None else np.full(len(z), y)
     return model.decode_mean(z, labels).numpy()
+
+
+def manifold(model, n: int = 15, dims=(0, 1), y=None) -> np.ndarray:
+    """The decoded 2-D latent manifold: an n x n grid of E[x|z] with z[dims] at the
+    Gaussian quantiles 0.05..0.95 of the standard normal prior (rows: dims[1] from
+    high to low, columns: dims[0] from low to high) and the other coordinates at 0.
+    For a model with 2 latents this is its whole latent space. Returns [n*n,H,W,C]."""
+    from scipy.stats import norm
+
+    d0, d1 = (int(d) for d in dims)
+    if not (0 <= d0 < model.latent_dim and 0 <= d1 < model.latent_dim) or d0 == d1:
+        raise ValueError(f"dims must be two different latent dimensions in 0..{model.latent_dim - 1}, got {dims}")
+    if int(n) < 2:
+        raise ValueError(f"n must be >= 2, got {n}")
+    q = norm.ppf(np.linspace(0.05, 0.95, int(n))).astype(np.float32)
+    z = np.zeros((int(n) * int(n), model.latent_dim), np.float32)
+    rows, cols = np.meshgrid(q[::-1], q, indexing="ij")
+    z[:, d0], z[:, d1] = cols.ravel(), rows.ravel()
+    return model.decode_mean(z, None if y is None else np.full(len(z), y)).numpy()
+
+
+def save_projection(points, labels, path: str, title: str = "", class_names=None) -> str:
+    """A scatter plot PNG of 2-D points [N, 2] coloured by integer label, written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = np.asarray(points, np.float64)
+    labels = np.asarray(labels)
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) != len(labels):
+        raise ValueError(f"expected points [N, 2] and N labels, got {points.shape} and {labels.shape}")
+    fig, ax = plt.subplots(figsize=(6, 6), dpi=100)
+    scatter = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", s=4, alpha=0.7)
+    classes = np.unique(labels)
+    handles = [plt.Line2D([], [], marker="o", ls="", color=scatter.cmap(scatter.norm(c))) for c in classes]
+    names = [str(c) if class_names is None else class_names[int(c)] for c in classes]
+    ax.legend(handles, names, loc="best", fontsize=7, markerscale=1.5)
+    ax.set_title(title)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
