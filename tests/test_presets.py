@@ -126,3 +126,16 @@ def test_a_trained_model_ships_without_its_optimizer_state(tmp_path, mnist_binar
     x = mnist_binary[2][:4]
     np.testing.assert_array_equal(loaded.reconstruct(x), model.reconstruct(x))
     np.testing.assert_array_equal(loaded.elbo(x, seed=3), model.elbo(x, seed=3))
+
+
+def test_from_preset_and_save_preset_methods(tiny_preset, tmp_path):
+    model, path = tiny_preset
+    loaded = zoo.VAE.from_preset(str(path))
+    assert type(loaded) is zoo.VAE
+    assert type(zoo.models.base.LatentVariableModel.from_preset("vae_tiny")) is zoo.VAE
+    with pytest.raises(presets.PresetError, match="holds a VAE, not"):
+        zoo.models.AE.from_preset(str(path))
+    again = str(tmp_path / "again")
+    loaded.save_preset(again, {"dataset": "mnist", "preprocessing": "dynamic_binarize"})
+    x = np.random.default_rng(0).integers(0, 2, (4, 28, 28, 1)).astype("float32")
+    np.testing.assert_array_equal(zoo.load(again).reconstruct(x), model.reconstruct(x))

@@ -65,7 +65,8 @@ def _cmd_eval(args):
 
     sections = [s.strip() for s in args.metrics.split(",") if s.strip()] if args.metrics else None
     metrics = evaluate_preset(args.name, k=args.k, num_examples=args.num_examples, seed=args.seed,
-                              sections=sections)
+                              sections=sections, log=lambda message: print(f"[eval] {message}", file=sys.stderr,
+                                                                           flush=True))
     print(json.dumps(metrics, indent=2))
     if args.write_card:
         card = read_metadata(args.name)

@@ -28,8 +28,10 @@ def importance_sampled_log_likelihood(
     batch_size: int = 100,
     k_chunk: int = 100,
     seed: int = 0,
+    progress=None,
 ) -> np.ndarray:
-    """Per-example log p(x) estimates in nats (float64 array [N])."""
+    """Per-example log p(x) estimates in nats (float64 array [N]); `progress`, if
+    given, is called as progress(images_done, total) after each batch."""
     x = check_images(x, model.image_shape, "x").numpy()
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
@@ -54,6 +56,8 @@ def importance_sampled_log_likelihood(
             running = lse if running is None else np.logaddexp(running, lse)
             done += kk
         out[start:start + len(xb)] = running - math.log(k)
+        if progress is not None:
+            progress(start + len(xb), len(x))
     return out
 
 

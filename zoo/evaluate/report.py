@@ -86,7 +86,7 @@ def quick_check(model, card, seed=0) -> dict:
     return {key: result[key] for key in ("nll_nats", "nll_k", "num_examples")}
 
 
-def likelihood_section(model, card, k=5000, num_examples=None, seed=0) -> dict:
+def likelihood_section(model, card, k=5000, num_examples=None, seed=0, progress=None) -> dict:
     split = _split(card["dataset"])
     x, y = evaluation_images(card, seed=seed, take=num_examples)
     if has_no_density(model):
@@ -97,7 +97,7 @@ def likelihood_section(model, card, k=5000, num_examples=None, seed=0) -> dict:
                    "protocol": f"{split} split ({len(x)} images), {card['preprocessing']} with seed {seed}; "
                                "-log p(x | z = f(x)) (no density over x, so no NLL)"}
     else:
-        metrics = evaluate_likelihood(model, x, y if model.conditional else None, k=k, seed=seed)
+        metrics = evaluate_likelihood(model, x, y if model.conditional else None, k=k, seed=seed, progress=progress)
         metrics["protocol"] = (
             f"{split} split ({metrics['num_examples']} images), {card['preprocessing']} with seed {seed}; log p(x) "
             f"by importance sampling with the posterior as proposal, k={k} (an upper bound on the NLL)")
@@ -221,7 +221,7 @@ def disentanglement_section(model, card, seed=0, **options) -> dict:
 
 
 def evaluate_preset(name: str, k: int = 5000, num_examples: int | None = None, seed: int = 0,
-                    sections=None, section_options: dict | None = None) -> dict:
+                    sections=None, section_options: dict | None = None, log=None) -> dict:
     """The card's metrics for a preset: a dict with the likelihood keys at the top
     (when "likelihood" is among `sections`) and one sub-dict per other section.
 
@@ -233,7 +233,9 @@ def evaluate_preset(name: str, k: int = 5000, num_examples: int | None = None, s
         sections: names from `SECTIONS`; None = every section that applies.
         section_options: per-section keyword arguments overriding the card protocol's
             sizes, e.g. {"anomaly": {"num_images": 400}} (for quick runs and tests).
+        log: optional callable(message) for progress lines (the CLI prints them to stderr).
     """
+    log = log or (lambda message: None)
     model = load(name)
     card = read_metadata(name)
     valid = applicable_sections(model, card)
@@ -248,8 +250,12 @@ def evaluate_preset(name: str, k: int = 5000, num_examples: int | None = None, s
     metrics = {}
     for section in sections:
         start = time.time()
+        log(f"{name}: {section} ...")
         if section == "likelihood":
-            result = likelihood_section(model, card, k=k, num_examples=num_examples, seed=seed)
+            def progress(done, total):
+                log(f"{name}: likelihood, k={k}: {done}/{total} images, {time.time() - start:.0f} s")
+
+            result = likelihood_section(model, card, k=k, num_examples=num_examples, seed=seed, progress=progress)
             command = f"zoo eval {name} --metrics likelihood --k {k}" + (
                 f" --num-examples {num_examples}" if num_examples else "")
             result["command"] = command + " --write-card"

@@ -367,6 +367,30 @@ class LatentVariableModel(keras.Model):
         if own:
             raise ValueError(f"{self.name}: unexpected model-level variables in the weights file: {own}")
 
+    # ------------------------------------------------------------------ presets
+
+    @classmethod
+    def from_preset(cls, name_or_path: str, verify: bool = True):
+        """Loads a preset (a shipped name or a directory) as this class, keras-hub style:
+        `zoo.VAE.from_preset("vae_mnist")`; `LatentVariableModel.from_preset` takes any.
+
+        Raises:
+            zoo.presets.PresetError: unknown name, corrupt files, or a preset of another class.
+        """
+        from zoo.presets import PresetError, load
+
+        model = load(name_or_path, verify=verify)
+        if not isinstance(model, cls):
+            raise PresetError(f"preset {name_or_path!r} holds a {type(model).__name__}, not a {cls.__name__}; "
+                              f"load it with zoo.load({name_or_path!r}) or {type(model).__name__}.from_preset")
+        return model
+
+    def save_preset(self, directory: str, metadata: dict | None = None) -> str:
+        """Writes this model as a preset directory that `zoo.load(directory)` reads back."""
+        from zoo.presets import save_preset
+
+        return save_preset(self, directory, metadata)
+
     def get_config(self):
         return {
             "name": self.name,
