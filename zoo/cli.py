@@ -20,8 +20,15 @@ def _cmd_list(args):
     print("Pretrained presets (zoo.load(name)):")
     for name in names:
         card = read_metadata(name)
-        nll = card.get("metrics", {}).get("nll_nats")
-        extra = f"  NLL {nll:.2f} nats" if nll is not None else ""
+        m = card.get("metrics", {})
+        if "nll_nats" in m and card.get("preprocessing") in ("dynamic_binarize", "binarize"):
+            extra = f"  NLL {m['nll_nats']:.2f} nats"
+        elif "bits_per_dim" in m:  # a density on dequantized pixels: bits/dim is the comparable number
+            extra = f"  {m['bits_per_dim']:.3f} bits/dim"
+        elif "reconstruction_error_nats" in m:
+            extra = f"  reconstruction error {m['reconstruction_error_nats']:.2f} nats"
+        else:
+            extra = "  (not evaluated)"
         print(f"  {name:24s} {card.get('dataset', ''):14s} latent {card.get('latent_dim', '?')}{extra}")
     if not names:
         print("  (none shipped yet)")
