@@ -110,6 +110,9 @@ def test_card_fields_of_shipped_presets():
             assert key in card, f"{name}: model card lacks {key}"
         size = os.path.getsize(os.path.join(presets.resolve(name), "model.weights.h5"))
         assert size < 8 * 2**20, f"{name}: weights are {size} bytes"
+    total = sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(presets.presets_dir())
+                for f in files)
+    assert total < 100 * 2**20, f"saved_models/ holds {total / 2**20:.1f} MB (limit 100 MB)"
 
 
 def test_a_trained_model_ships_without_its_optimizer_state(tmp_path, mnist_binary):
