@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import tensorflow_probability as tfp
 
 from zoo import data
 from zoo.evaluate.anomaly import has_no_density
@@ -115,8 +116,10 @@ def latents_section(model, card, seed=0, num_examples=10000, num_probe_train=100
     units = rep.active_units(means)
     out = {"active_units": units["active_units"], "latent_dim": int(means.shape[1]),
            "activity": [round(a, 5) for a in units["activity"]], "num_examples": int(len(x))}
+    # The per-dimension KL has a closed form for a diagonal Gaussian posterior against N(0, I).
+    posterior = model.encode(x[:2], None if cond is None else cond[:2])
     if not has_no_density(model) and card.get("prior", "standard_normal") == "standard_normal" \
-            and type(model.encode(x[:2], None if cond is None else cond[:2])).__name__ == "MultivariateNormalDiag":
+            and isinstance(posterior, tfp.distributions.MultivariateNormalDiag):
         kl = rep.gaussian_kl_per_dimension(means, stds)
         out["kl_per_dimension"] = [round(v, 4) for v in kl.tolist()]
         out["kl_total"] = float(kl.sum())
@@ -126,8 +129,9 @@ def latents_section(model, card, seed=0, num_examples=10000, num_probe_train=100
         train_means, _ = rep.posterior_moments(model, x_train, y_train if model.conditional else None)
         out["linear_probe_accuracy"] = rep.linear_probe_accuracy(train_means, y_train, means, y, seed=seed)
         out.update(rep.kmeans_scores(means, y, seed=seed))
-        out["protocol"] = (f"posterior means of the first {len(x)} {split} images (probe fitted on the first "
-                           f"{len(x_train)} training images); active: Cov_x E[z_u] > {rep.ACTIVE_UNIT_THRESHOLD}")
+    probe = f" (probe fitted on the first {num_probe_train} training images)" if "linear_probe_accuracy" in out else ""
+    out["protocol"] = (f"posterior means of {len(x)} {split} images{probe}; "
+                       f"active: Cov_x E[z_u] > {rep.ACTIVE_UNIT_THRESHOLD}")
     return out
 
 
