@@ -144,14 +144,15 @@ def readme_table(cards) -> str:
     body = []
     for name, card in cards:
         m = card.get("metrics", {})
-        if "nll_nats" in m:
+        if "nll_nats" in m and card.get("preprocessing") == "dequantize":
+            # A density on dequantized grey levels: nats are not comparable, bits/dim are.
+            head = f"{m['bits_per_dim']:.3f} bits/dim (k={m['nll_k']}, {m['num_examples']} images)"
+        elif "nll_nats" in m:
             head = f"NLL {m['nll_nats']:.2f} nats (k={m['nll_k']}, {m['num_examples']} images)"
         elif "reconstruction_error_nats" in m:
             head = f"reconstruction error {m['reconstruction_error_nats']:.2f} nats (no density)"
         else:
             head = "not evaluated yet"
-        if "bits_per_dim" in m and card["dataset"] != "mnist":
-            head += f", {m['bits_per_dim']:.3f} bits/dim"
         extra = []
         if _get(m, "conditional", "class_fidelity") is not None:
             extra.append(f"class fidelity {m['conditional']['class_fidelity']:.1%}")
