@@ -135,7 +135,7 @@ def latents_section(model, card, seed=0, num_examples=10000, num_probe_train=100
     return out
 
 
-def _judge_images(card, seed, take=None):
+def _judge_images(card, take=None):
     # The judge reads grey levels; samples are E[x|z], grey levels too.
     x_test, _ = data.load_numpy(card["dataset"], "test", "float", take=take)
     x_train, _ = data.load_numpy(card["dataset"], "train", "float", take=take)
@@ -147,7 +147,7 @@ def sample_quality_section(model, card, seed=0, num_samples=10000) -> dict:
     from zoo.evaluate.sample_quality import sample_quality
 
     judge = load_judge(card["dataset"])
-    x_test, x_train = _judge_images(card, seed, take=num_samples)
+    x_test, x_train = _judge_images(card, take=num_samples)
     out = sample_quality(model, judge, x_test, x_train, num_samples=num_samples, seed=seed)
     out["protocol"] = (f"{num_samples} prior samples E[x|z] vs the first {len(x_test)} test images (grey levels), "
                        f"features of the {card['dataset']} judge (test accuracy "
