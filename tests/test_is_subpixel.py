@@ -14,6 +14,9 @@ import zoo
 from zoo import nets
 from zoo.evaluate.likelihood import importance_sampled_log_likelihood
 
+# The rewrite lives in a benchmark, not in the library: its checks run with -m slow.
+pytestmark = pytest.mark.slow
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "benchmarks", "is_subpixel.py")
 
