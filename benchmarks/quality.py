@@ -160,6 +160,8 @@ def readme_table(cards) -> str:
             extra.append(f"FD {m['sample_quality']['frechet_distance']:.1f}")
         if _get(m, "disentanglement", "mig", "discrete_mig") is not None:
             extra.append(f"MIG {m['disentanglement']['mig']['discrete_mig']:.3f}")
+        if card["dataset"] == "dsprites" and _get(m, "latents", "active_units") is not None:
+            extra.append(f"{m['latents']['active_units']}/{m['latents']['latent_dim']} active units")
         size = card.get("weights_bytes")
         body.append([f"`{name}`", card["dataset"], card.get("variant", "–"), head, ", ".join(extra) or "–",
                      f"{card.get('parameters', 0) / 1e6:.2f} M", f"{size / 2**20:.1f} MB" if size else "–",
