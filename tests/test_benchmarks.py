@@ -153,3 +153,36 @@ def test_pythae_model_mirrors_our_networks(bench):
     assert tuple(out.recon_x.shape) == (4, 1, 28, 28)
     assert tuple(out.z.shape) == (4, 32)
     assert math.isfinite(float(out.loss.detach())) and float(out.loss.detach()) > 0
+
+
+def _quality_module():
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "quality.py")
+    spec = importlib.util.spec_from_file_location("quality", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(bool(os.environ.get("ZOO_PRESETS_DIR")), reason="checks the shipped presets")
+def test_readme_presets_table_matches_the_model_cards():
+    """README's numbers are the cards' numbers: rerun benchmarks/quality.py after a card changes."""
+    from zoo.presets import list_models, read_metadata
+
+    quality = _quality_module()
+    cards = [(name, read_metadata(name)) for name in list_models()]
+    readme = open(os.path.join(os.path.dirname(quality.__file__), "..", "README.md")).read()
+    table = readme.split(quality.README_START, 1)[1].split(quality.README_END, 1)[0].strip()
+    assert table == quality.readme_table(cards).strip(), "README presets table is stale: run benchmarks/quality.py"
+    for name, _ in cards:
+        assert f"`{name}`" in table
+
+
+def test_quality_table_shows_what_a_card_measured():
+    quality = _quality_module()
+    card = {"dataset": "dsprites", "variant": "vae", "parameters": 760000, "epochs": 1,
+            "metrics": {"nll_nats": 71.95, "nll_k": 100, "num_examples": 1000,
+                        "latents": {"active_units": 8, "latent_dim": 10},
+                        "disentanglement": {"mig": {"discrete_mig": 0.25}}}}
+    row = quality.readme_table([("vae_x", card)]).splitlines()[-1]
+    assert "NLL 71.95 nats (k=100, 1000 images)" in row and "MIG 0.250" in row and "8/10 active units" in row
+    assert "not evaluated yet" in quality.readme_table([("y", {"dataset": "mnist", "metrics": {}})])
