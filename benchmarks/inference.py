@@ -48,16 +48,6 @@ def _dir_bytes(path: str) -> int:
     return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
 
 def _time(fn, calls: int, runs: int, warmup: int = 3) -> tuple[float, float, float]:
     """(median, min, max) over runs of the mean seconds per call."""
@@ -88,6 +78,7 @@ def _model(preset: str):
 
 
 def main(argv=None) -> int:
+    from zoo.training import cpu_name
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="vae_mnist")
     parser.add_argument("--calls", type=int, default=100, help="calls per timed run")
@@ -173,7 +164,7 @@ def main(argv=None) -> int:
         f"Model: {note}; {type(model).__name__}, latent {model.latent_dim}, input {list(model.image_shape)}, "
         f"{model.count_params():,} parameters. Calibration and error data: {data_note}.",
         "",
-        f"Machine: {_cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}; "
+        f"Machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}; "
         f"TensorFlow {tf.__version__}, Keras {keras.__version__}, zoo {zoo.__version__}. "
         "One thread everywhere (TensorFlow intra/inter-op = 1, LiteRT `num_threads=1`), batch 1.",
         "",

@@ -183,22 +183,6 @@ def _images(card, num_images):
     return zoo.data.load_numpy(dataset, "test", card.get("preprocessing", "float"), take=num_images)
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def _load() -> float:
-    try:
-        return float(os.getloadavg()[0])
-    except OSError:
-        return float("nan")
 
 
 def measure(preset: str, num_images: int, k: int, rounds: int, k_chunks=(100,), log=print) -> dict:
@@ -237,6 +221,7 @@ def measure(preset: str, num_images: int, k: int, rounds: int, k_chunks=(100,), 
 
 
 def render(preset, args, result, load_start, load_end, command) -> str:
+    from zoo.training import cpu_name, load_average
     import keras
     import tensorflow as tf
 
@@ -248,7 +233,7 @@ def render(preset, args, result, load_start, load_end, command) -> str:
                   f"{load_end:.2f} at the end). Absolute times are not clean; the ratios come from rounds that "
                   "alternate the contenders in one process, so they are the meaningful numbers.", ""]
     lines += [
-        f"Machine: {_cpu_name()}, {os.cpu_count()} cores; TensorFlow {tf.__version__}, Keras {keras.__version__}. "
+        f"Machine: {cpu_name()}, {os.cpu_count()} cores; TensorFlow {tf.__version__}, Keras {keras.__version__}. "
         f"1-minute load average {load_start:.2f} at the start, {load_end:.2f} at the end.",
         "",
         f"Model: preset `{preset}`; {args.images} images of {result['card'].get('dataset')}, k={args.k}, "
@@ -281,6 +266,7 @@ def render(preset, args, result, load_start, load_end, command) -> str:
 
 
 def main(argv=None, log=print):
+    from zoo.training import cpu_name, load_average
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--preset", default="vae_mnist")
     p.add_argument("--images", type=int, default=20)
@@ -290,10 +276,10 @@ def main(argv=None, log=print):
     p.add_argument("--out", default=os.path.join(HERE, "is_subpixel.md"))
     args = p.parse_args(argv)
     args.k_chunks = [int(v) for v in args.k_chunks.split(",")]
-    load_start = _load()
+    load_start = load_average()
     result = measure(args.preset, args.images, args.k, args.rounds, args.k_chunks, log)
     command = "python benchmarks/is_subpixel.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = render(args.preset, args, result, load_start, _load(), command.strip())
+    text = render(args.preset, args, result, load_start, load_average(), command.strip())
     directory = os.path.dirname(os.path.abspath(args.out))
     fd, tmp = tempfile.mkstemp(prefix=".is_subpixel.", suffix=".tmp", dir=directory)
     with os.fdopen(fd, "w") as f:

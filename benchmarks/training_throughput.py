@@ -111,22 +111,6 @@ SWEEP_KEYS = ["ours_jit", "ours_nojit"]
 # --------------------------------------------------------------------------- machine
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def load_average() -> float:
-    try:
-        return float(os.getloadavg()[0])
-    except OSError:
-        return float("nan")
 
 
 def cores() -> int:
@@ -817,6 +801,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None, log=None):
+    from zoo.training import cpu_name, load_average
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     args = parse_args(argv)
     t0 = time.time()

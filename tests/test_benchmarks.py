@@ -41,7 +41,9 @@ def test_script_writes_table_with_positive_finite_rows(bench, tmp_path):
 
     text = out.read_text()
     assert text.startswith("# Training throughput")
-    assert f"Machine: {bench.cpu_name()}, {bench.cores()} cores" in text  # the machine is noted
+    from zoo.training import cpu_name
+
+    assert f"Machine: {cpu_name()}, {bench.cores()} cores" in text  # the machine is noted
     assert not list(tmp_path.glob(".training_throughput.*"))  # no temp file left behind
     rows = {}
     for line in text.splitlines():

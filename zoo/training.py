@@ -97,6 +97,26 @@ def training_batches(images, labels, batch_size: int, preprocessing: str, seed: 
     return ds.map(load_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one), for benchmark reports."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def load_average() -> float:
+    """The 1-minute load average (NaN where the OS has none)."""
+    try:
+        return float(os.getloadavg()[0])
+    except OSError:
+        return float("nan")
+
+
 def machine_description() -> str:
     description = f"{platform.machine()} {os.cpu_count()} cores, {platform.system()}, TF {tf.__version__}, Keras {keras.__version__}"
     # oneDNN kernels are ~1.3x faster here but change float rounding: the card says which ran.
