@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import zoo
 from zoo import presets
@@ -42,3 +43,37 @@ def test_freezing_the_encoder_is_one_call(mnist_preset):
     model.fit(x, batch_size=64, epochs=1, verbose=0)
     assert all(np.array_equal(a, w.numpy()) for a, w in zip(enc, model.encoder.weights))
     assert any(not np.array_equal(a, w.numpy()) for a, w in zip(dec, model.decoder.weights))
+
+
+def test_a_recipe_can_warm_start_a_vampprior_from_a_preset(mnist_preset, mnist_binary):
+    """`init_from` copies the preset's encoder and decoder; `pseudo_inputs_from_data` starts
+    the VampPrior at training images. With the same networks and noise, the reconstruction
+    term equals the source's: only the prior (and so the KL) differs."""
+    from zoo import training
+
+    source = zoo.load(mnist_preset)
+    config = {k: v for k, v in source.get_config().items()
+              if k in ("latent_dim", "widths", "hidden_dim", "image_shape", "likelihood")}
+    model = zoo.models.get_model_class("vamp_vae")(num_components=16, **config)
+    images = np.random.default_rng(3).integers(0, 256, (40, 28, 28, 1), dtype=np.uint8)
+    training.warm_start(model, {"init_from": mnist_preset, "pseudo_inputs_from_data": True}, images, seed=0)
+
+    for part in ("encoder", "decoder"):
+        for ours, theirs in zip(getattr(model, part).weights, getattr(source, part).weights):
+            np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    pseudo = model.prior.pseudo_inputs().numpy()
+    assert pseudo.shape == (16, 28, 28, 1)
+    grey = np.clip(images.astype(np.float32) / 255, 0.01, 0.99)  # initialize_from clips to finite logits
+    for p in pseudo:  # each pseudo-input is one of the training images, and no two are the same
+        assert np.abs(grey - p).reshape(40, -1).max(axis=1).min() < 1e-5
+    assert len({p.tobytes() for p in pseudo.round(4)}) == 16
+    x = mnist_binary[2][:64]
+    ours, theirs = model.elbo_terms(x, seed=tf.constant([1, 2])), source.elbo_terms(x, seed=tf.constant([1, 2]))
+    np.testing.assert_allclose(ours["reconstruction"].numpy(), theirs["reconstruction"].numpy(), rtol=1e-5)
+    assert not np.allclose(ours["kl"].numpy(), theirs["kl"].numpy())
+
+    small = zoo.models.get_model_class("vamp_vae")(num_components=4, **{**config, "hidden_dim": 64})
+    with pytest.raises(ValueError, match="init_from=.*weight shapes"):
+        training.warm_start(small, {"init_from": mnist_preset}, images, seed=0)
+    with pytest.raises(ValueError, match="has no pseudo-inputs"):
+        training.warm_start(zoo.VAE(**SMALL), {"pseudo_inputs_from_data": True}, images, seed=0)

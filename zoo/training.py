@@ -30,12 +30,14 @@ import sys
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from zoo import data
 from zoo.callbacks import NaNGuard, ResumableBackup
 from zoo.data.pipelines import _preprocess_batch
 from zoo.models import get_model_class
+from zoo.presets import load as load_preset
 from zoo.presets import save_preset
 
 RECIPES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recipes")
@@ -124,6 +126,35 @@ def machine_description() -> str:
     return description + (f", TF_ENABLE_ONEDNN_OPTS={onednn}" if onednn is not None else "")
 
 
+def warm_start(model, training: dict, images, seed: int):
+    """Applies a recipe's optional warm start, before any checkpoint is restored.
+
+    `training["init_from"]`: a preset whose encoder and decoder weights are copied
+    in (same architecture required), so a new prior or objective starts from a
+    trained model instead of from scratch. `training["pseudo_inputs_from_data"]`:
+    a VampPrior's pseudo-inputs start as random training images (Tomczak & Welling's
+    data initialization) rather than noise.
+    """
+    source_name = training.get("init_from")
+    if source_name:
+        source = load_preset(source_name)
+        for part in ("encoder", "decoder"):
+            ours, theirs = getattr(model, part), getattr(source, part)
+            shapes = [tuple(w.shape) for w in ours.weights], [tuple(w.shape) for w in theirs.weights]
+            if shapes[0] != shapes[1]:
+                raise ValueError(f"init_from={source_name!r}: its {part} has weight shapes {shapes[1]}, "
+                                 f"this model's are {shapes[0]}")
+            ours.set_weights(theirs.get_weights())
+        del source
+    if training.get("pseudo_inputs_from_data"):
+        if not hasattr(model.prior, "initialize_from"):
+            raise ValueError(f"pseudo_inputs_from_data: the prior {type(model.prior).__name__} has no pseudo-inputs")
+        rng = np.random.default_rng(seed)
+        chosen = rng.choice(len(images), size=model.prior.num_components, replace=False)
+        # grey levels in [0, 1]: the images' intensities, not one binarization of them
+        model.prior.initialize_from(images[np.sort(chosen)].astype("float32") / 255.0)
+
+
 def train(
     recipe: dict,
     out_dir: str,
@@ -169,6 +200,7 @@ def train(
         float(t["learning_rate"]), decay_steps=max(1, steps), alpha=float(t.get("final_learning_rate_fraction", 0.0)))
 
     model = build_model(recipe)
+    warm_start(model, t, images, seed)
     model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=bool(t.get("jit_compile", False)))
     # A backup every `checkpoint_every_steps` optimizer steps (and at each epoch end):
     # a kill loses at most that many steps.
