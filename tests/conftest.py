@@ -4,6 +4,7 @@ The tests read the real MNIST / Fashion-MNIST files. $ZOO_DATA_DIR wins; otherwi
 the workplace's ../shared/datasets is used when it exists.
 """
 
+import importlib.util
 import os
 
 import numpy as np
@@ -16,6 +17,17 @@ if not os.environ.get("ZOO_DATA_DIR") and os.path.isdir(_SHARED):
 import keras  # noqa: E402
 
 import zoo  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_benchmark(name: str):
+    """benchmarks/<name>.py imported as a module (the benchmarks are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "benchmarks", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 # Small networks so that a few hundred steps take seconds on 2 cores.
 SMALL = dict(latent_dim=8, widths=(16, 32), hidden_dim=64)

@@ -1,7 +1,6 @@
 """benchmarks/training_throughput.py: the script writes its table, and the plain
 keras.io-pattern model it compares against optimizes the same objective as ours."""
 
-import importlib.util
 import math
 import os
 import re
@@ -12,16 +11,13 @@ import tensorflow as tf
 
 import zoo
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(ROOT, "benchmarks", "training_throughput.py")
+from conftest import load_benchmark
+
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("training_throughput", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("training_throughput")
 
 
 def _numbers(cell: str) -> list[float]:
@@ -157,20 +153,12 @@ def test_pythae_model_mirrors_our_networks(bench):
     assert math.isfinite(float(out.loss.detach())) and float(out.loss.detach()) > 0
 
 
-def _quality_module():
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "quality.py")
-    spec = importlib.util.spec_from_file_location("quality", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.skipif(bool(os.environ.get("ZOO_PRESETS_DIR")), reason="checks the shipped presets")
 def test_readme_presets_table_matches_the_model_cards():
     """README's numbers are the cards' numbers: rerun benchmarks/quality.py after a card changes."""
     from zoo.presets import list_models, read_metadata
 
-    quality = _quality_module()
+    quality = load_benchmark("quality")
     cards = [(name, read_metadata(name)) for name in list_models()]
     readme = open(os.path.join(os.path.dirname(quality.__file__), "..", "README.md")).read()
     table = readme.split(quality.README_START, 1)[1].split(quality.README_END, 1)[0].strip()
@@ -180,7 +168,7 @@ def test_readme_presets_table_matches_the_model_cards():
 
 
 def test_quality_table_shows_what_a_card_measured():
-    quality = _quality_module()
+    quality = load_benchmark("quality")
     card = {"dataset": "dsprites", "variant": "vae", "parameters": 760000, "epochs": 1,
             "metrics": {"nll_nats": 71.95, "nll_k": 100, "num_examples": 1000,
                         "latents": {"active_units": 8, "latent_dim": 10},

@@ -2,8 +2,6 @@
 convolutions computes the Keras decoder (random and shipped weights, conditional
 too), and the IS-NLL through it matches the Keras path under the same seed."""
 
-import importlib.util
-import os
 
 import keras
 import numpy as np
@@ -17,16 +15,13 @@ from zoo.evaluate.likelihood import importance_sampled_log_likelihood
 # The rewrite lives in a benchmark, not in the library: its checks run with -m slow.
 pytestmark = pytest.mark.slow
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(ROOT, "benchmarks", "is_subpixel.py")
+from conftest import load_benchmark
+
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("is_subpixel", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("is_subpixel")
 
 
 def _randomize(network, seed=0):
