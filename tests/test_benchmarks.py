@@ -176,3 +176,21 @@ def test_quality_table_shows_what_a_card_measured():
     row = quality.readme_table([("vae_x", card)]).splitlines()[-1]
     assert "NLL 71.95 nats (k=100, 1000 images)" in row and "MIG 0.250" in row and "8/10 active units" in row
     assert "not evaluated yet" in quality.readme_table([("y", {"dataset": "mnist", "metrics": {}})])
+
+
+def test_is_throughput_counts_the_decoder_and_writes_its_table(tmp_path):
+    """benchmarks/is_throughput.py: the FLOP count is the hand count of vae_mnist's decoder, and a
+    tiny run measures every configuration, with the same estimate where only the schedule differs."""
+    bench = load_benchmark("is_throughput")
+    model = zoo.load("vae_mnist")
+    # z 32 -> dense 256 -> dense 7*7*64 -> 4x4 transposed convs 64->32 (7x7 in) and 32->1 (14x14 in)
+    by_hand = 2 * (32 * 256 + 256 * 7 * 7 * 64 + 7 * 7 * 4 * 4 * 64 * 32 + 14 * 14 * 4 * 4 * 32 * 1)
+    assert bench.decoder_flops(model) == by_hand
+
+    out = tmp_path / "t.md"
+    rows = bench.main(["--images", "2", "--k", "10", "--out", str(out)], log=lambda msg: None)
+    assert len(rows) == len(bench.CONFIGS) and all(r[3] > 0 and math.isfinite(r[5]) for r in rows)
+    graph_fp32 = [r[5] for r in rows if r[0].startswith("graph, fp32") or r[0].startswith("evaluator")]
+    assert max(graph_fp32) - min(graph_fp32) < 3.0  # same estimator, different chunking of the same k
+    text = out.read_text()
+    assert text.count("\n| ") == len(bench.CONFIGS) + 1 and "TFLOP" in text

@@ -1,0 +1,144 @@
+"""Importance-sampling throughput: can k=5000 on the 10k MNIST test images fit in 15 minutes?
+
+Measures decoder passes per second of the IS estimator (`zoo.evaluate.likelihood`) on a
+shipped preset under the levers TensorFlow offers on a CPU: the chunk shape (images x
+samples per call), XLA (`jit_compile=True`) and bfloat16 compute (`mixed_bfloat16`), and
+projects each to the full run (10,000 images x 5,000 samples). It also counts the
+decoder's multiply-adds, which gives the time the run would take at the machine's
+measured matmul peak: the floor no schedule can beat on this CPU.
+
+    python benchmarks/is_throughput.py                 # writes benchmarks/is_throughput.md
+    python benchmarks/is_throughput.py --images 4 --k 100 --out /dev/null   # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import math
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# (label, images per call, samples per call, XLA, bfloat16)
+CONFIGS = [
+    ("evaluator default (graph, fp32)", 100, 100, False, False),
+    ("graph, fp32, small chunks", 20, 25, False, False),
+    ("graph, fp32, 5 images x 100", 5, 100, False, False),
+    ("XLA, fp32", 100, 100, True, False),
+    ("XLA, fp32, small chunks", 20, 25, True, False),
+    ("graph, mixed_bfloat16", 20, 100, False, True),
+]
+FULL_RUN = 10_000 * 5_000
+PEAK_FP32_GFLOPS = 457.0  # 2048^3 fp32 matmul in TF on this machine (see the developers' guide)
+
+
+def decoder_flops(model) -> float:
+    """2 x multiply-adds of one decoder pass (dense and transposed-conv layers)."""
+    import keras
+
+    macs = 0
+    for layer in model.decoder.layers:
+        if isinstance(layer, keras.layers.Dense):
+            macs += int(layer.kernel.shape[0]) * int(layer.kernel.shape[1])
+        elif isinstance(layer, keras.layers.Conv2DTranspose):
+            kh, kw, cout, cin = (int(d) for d in layer.kernel.shape)
+            h, w = (int(d) for d in layer.input.shape[1:3])
+            macs += h * w * kh * kw * cin * cout  # every input pixel scatters a kh x kw x cout patch
+    return 2.0 * macs
+
+
+def measure(preset, x, k, images_per_call, samples_per_call, xla, bf16, seed=0):
+    """(decodes per second, mean log p(x)) over `x` with k samples each."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    import zoo
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if bf16 else "float32")
+    try:
+        model = zoo.load(preset)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    log_weights = tf.function(
+        lambda xb, chunk_seed, kk: tf.reduce_logsumexp(
+            tf.cast(model.log_importance_weights(xb, None, kk, chunk_seed), tf.float32), axis=0),
+        jit_compile=xla, reduce_retracing=True)
+    samples_per_call = min(samples_per_call, k)
+    log_weights(tf.constant(x[:images_per_call]), tf.constant([seed, 0]), samples_per_call)  # trace
+    start = time.perf_counter()
+    log_px = []
+    for first in range(0, len(x), images_per_call):
+        xb = tf.constant(x[first:first + images_per_call])
+        running = None
+        for done in range(0, k, samples_per_call):
+            kk = min(samples_per_call, k - done)
+            lse = log_weights(xb, tf.constant([seed, first * 1_000_003 + done]), kk).numpy().astype(np.float64)
+            running = lse if running is None else np.logaddexp(running, lse)
+        log_px.append(running - math.log(k))
+    seconds = time.perf_counter() - start
+    return len(x) * k / seconds, float(np.concatenate(log_px).mean())
+
+
+def main(argv=None, log=print):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="vae_mnist")
+    parser.add_argument("--images", type=int, default=100, help="test images (the first N)")
+    parser.add_argument("--k", type=int, default=1000, help="importance samples per image")
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "is_throughput.md"))
+    args = parser.parse_args(argv)
+
+    import zoo
+    from zoo import data
+    from zoo.training import load_average, machine_description
+
+    x = data.load_numpy("mnist", "test", "dynamic_binarize", seed=0, take=args.images)[0]
+    flops = decoder_flops(zoo.load(args.preset))
+    floor_minutes = FULL_RUN * flops / (PEAK_FP32_GFLOPS * 1e9) / 60
+    rows = []
+    for label, per_call, samples, xla, bf16 in CONFIGS:
+        per_call = min(per_call, len(x))
+        rate, mean_log_px = measure(args.preset, x, args.k, per_call, samples, xla, bf16)
+        rows.append((label, per_call, min(samples, args.k), rate, FULL_RUN / rate / 60, mean_log_px))
+        log(f"{label}: {rate:,.0f} decodes/s, full run {rows[-1][4]:.0f} min, mean log p(x) {mean_log_px:.3f}")
+
+    lines = [
+        "# Importance-sampling throughput",
+        "",
+        f"Preset `{args.preset}`; the first {len(x)} dynamically binarized MNIST test images, k={args.k} "
+        "posterior samples each; decoder passes per second and the projected time of the issue's target "
+        f"run (10,000 images x k=5,000 = {FULL_RUN:,} passes). Mean log p(x) is the IS estimate each "
+        "configuration gives (same seeds; XLA and bfloat16 change the arithmetic, and XLA the random stream).",
+        "",
+        f"Machine: {machine_description()}; load average {load_average():.2f} at the end.",
+        f"Command: `python benchmarks/is_throughput.py --preset {args.preset} --images {args.images} --k {args.k}`, "
+        f"{datetime.date.today().isoformat()}.",
+        "",
+        "| configuration | images x samples per call | decodes/s | full run (min) | mean log p(x) |",
+        "|---|---|---:|---:|---:|",
+    ]
+    lines += [f"| {label} | {n} x {s} | {rate:,.0f} | {minutes:.0f} | {lp:.3f} |"
+              for label, n, s, rate, minutes, lp in rows]
+    lines += [
+        "",
+        f"One decoder pass is {flops / 1e6:.2f} MFLOP (dense + transposed-convolution multiply-adds x 2), so "
+        f"the full run is {FULL_RUN * flops / 1e12:.0f} TFLOP: {floor_minutes:.1f} min at the {PEAK_FP32_GFLOPS:.0f} "
+        "GFLOP/s fp32 matmul peak measured here. Meeting 15 minutes would need the decoder to run at "
+        f"{FULL_RUN * flops / 900 / 1e9:.0f} GFLOP/s, i.e. {FULL_RUN * flops / 900 / 1e9 / PEAK_FP32_GFLOPS:.0%} "
+        "of the matmul peak, on small convolutions with elementwise work between them.",
+    ]
+    text = "\n".join(lines) + "\n"
+    if args.out != os.devnull:
+        tmp = args.out + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, args.out)
+    return rows
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    main()
