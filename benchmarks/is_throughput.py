@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # (label, images per call, samples per call, XLA, bfloat16)
 CONFIGS = [
-    ("evaluator default (graph, fp32)", 100, 100, False, False),
+    ("graph, fp32 (the evaluator's path)", 100, 100, False, False),
     ("graph, fp32, small chunks", 20, 25, False, False),
     ("graph, fp32, 5 images x 100", 5, 100, False, False),
     ("XLA, fp32", 100, 100, True, False),
