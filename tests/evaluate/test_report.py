@@ -92,6 +92,12 @@ def test_disentanglement_section_runs_every_metric_on_dsprites(tmp_path):
                         ("mig", "discrete_mig"), ("dci", "disentanglement"), ("sap", "sap_score")):
         assert 0.0 <= result[metric][key] <= 1.0, (metric, result[metric])
     assert "protocol" in result and result["command"].endswith("--metrics disentanglement --write-card")
+    from zoo.evaluate.report import applicable_sections
+    from zoo.presets import read_metadata
+
+    # Every dataset has a judge, dSprites included, so sample quality applies too.
+    assert applicable_sections(zoo.load(path), read_metadata(path)) == [
+        "likelihood", "latents", "sample_quality", "disentanglement"]
 
 
 @pytest.mark.slow  # builds the full dSprites set (737,280 images) when it is not cached

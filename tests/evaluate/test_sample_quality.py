@@ -77,3 +77,40 @@ def test_a_corrupt_or_missing_judge_is_a_clear_error(small_judge, tmp_path):
         f.truncate(1000)
     with pytest.raises(PresetError, match="sha256"):
         judges.load_judge("mnist", copy)
+
+
+def test_the_classifier_shrinks_any_image_to_a_small_feature_map():
+    from zoo.evaluate.classifier import build_classifier
+
+    def conv_outputs(image_shape):
+        model = build_classifier(image_shape, num_classes=3)
+        return [tuple(layer.output.shape[1:3]) for layer in model.layers if "conv" in layer.name]
+
+    # MNIST keeps the two layers of the shipped judge; dSprites gets a third, not a 16x16x64
+    # map feeding a 2-million-weight dense layer.
+    assert conv_outputs((28, 28, 1)) == [(14, 14), (7, 7)]
+    assert conv_outputs((64, 64, 1)) == [(32, 32), (16, 16), (8, 8)]
+
+
+def test_a_single_split_dataset_holds_out_a_fixed_disjoint_draw():
+    held_out, train = judges.held_out_split(50_000)
+    assert len(held_out) == judges.HELD_OUT_IMAGES and len(train) == 50_000 - judges.HELD_OUT_IMAGES
+    assert len(np.intersect1d(held_out, train)) == 0
+    assert np.array_equal(np.sort(np.concatenate([held_out, train])), np.arange(50_000))
+    # Not the head of the factor-ordered dSprites array (all squares at the smallest scale).
+    assert held_out.max() > 40_000
+    again, _ = judges.held_out_split(50_000)
+    assert np.array_equal(held_out, again)
+    with pytest.raises(ValueError, match="more than"):
+        judges.held_out_split(judges.HELD_OUT_IMAGES)
+
+
+def test_every_dataset_has_a_shipped_judge_whose_card_accuracy_reproduces():
+    from zoo.evaluate.classifier import predict_labels
+
+    for dataset in ("mnist", "fashion_mnist", "dsprites"):
+        judge = judges.load_judge(dataset)
+        (x, y), _ = judges.real_images(dataset, take=2000)
+        accuracy = float(np.mean(predict_labels(judge, x) == y))
+        # 2000 of the held-out images the card's accuracy was measured on (1 s.e. ~ 0.01).
+        assert accuracy == pytest.approx(judge.judge_metadata["test_accuracy"], abs=0.03), dataset

@@ -21,10 +21,17 @@ FEATURES_LAYER = "features"
 
 
 def build_classifier(image_shape=(28, 28, 1), num_classes: int = 10, feature_dim: int = 128) -> keras.Model:
-    """Two stride-2 conv layers, a dense feature layer and a softmax, from x in [0, 1]."""
+    """Stride-2 conv layers, a dense feature layer and a softmax, from x in [0, 1].
+
+    Two conv layers (32 and 64 filters), then more of 64 filters until the feature map
+    is at most 8 pixels wide: 28x28 images get two (7x7 maps), 64x64 dSprites three
+    (8x8), which keeps the dense layer, and so the shipped judge, small.
+    """
     x_in = keras.Input(tuple(image_shape), name="x")
     h = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(x_in)
     h = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(h)
+    while h.shape[1] > 8:
+        h = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(h)
     h = layers.Flatten()(h)
     h = layers.Dense(feature_dim, activation="relu", name=FEATURES_LAYER)(h)
     out = layers.Dense(num_classes, activation="softmax", name="probabilities")(h)

@@ -10,6 +10,12 @@ weights.
     zoo train-judge mnist                 # writes saved_models/judges/mnist/
     judge = load_judge("mnist")           # sha256-checked keras.Model
 
+A dataset with a single split (dSprites) is split by the judge itself: a seeded
+random `HELD_OUT_IMAGES` stand in for the test set (the judge's accuracy, and the
+real images samples are compared with), disjoint from the images it trains on.
+
+    zoo train-judge dsprites --take 60000 --epochs 4   # the shipped dSprites judge
+
 A judge directory holds `classifier.keras` (Keras' zip format: JSON config plus
 weights, no pickle; loaded with `safe_mode=True`) and `metadata.json`.
 """
@@ -30,6 +36,44 @@ JUDGE_FILE = "classifier.keras"
 METADATA_FILE = "metadata.json"
 # Long enough for ~99% test accuracy on MNIST with the small CNN of classifier.py.
 DEFAULT_EPOCHS = 8
+# Size of the held-out set drawn from a single-split dataset, and the seed of the draw
+# (fixed, so that every judge and every card sees the same held-out images).
+HELD_OUT_IMAGES = 10_000
+HELD_OUT_SEED = 20_170_101
+
+
+def held_out_split(num_images: int) -> tuple[np.ndarray, np.ndarray]:
+    """(held-out indices, training indices) of a single-split dataset of `num_images`:
+    disjoint, together all of them, the first `HELD_OUT_IMAGES` of a seeded permutation
+    held out."""
+    if num_images <= HELD_OUT_IMAGES:
+        raise ValueError(f"a single-split dataset needs more than {HELD_OUT_IMAGES} images to hold "
+                         f"{HELD_OUT_IMAGES} out, got {num_images}")
+    order = np.random.default_rng(HELD_OUT_SEED).permutation(num_images)
+    return order[:HELD_OUT_IMAGES], order[HELD_OUT_IMAGES:]
+
+
+def real_images(dataset: str, take: int | None = None, take_train: int | None = None):
+    """((x_held_out, y_held_out), (x_train, y_train)): grey-level images in [0, 1].
+
+    The test and training splits (the first `take` of the test split, the first
+    `take_train` of the training split; `take_train` defaults to `take`); for a dataset
+    with only a training split, `HELD_OUT_IMAGES` seeded random images of it as the
+    held-out set and the others, in a seeded random order, as the training set.
+    """
+    take_train = take if take_train is None else take_train
+    spec = data.get_spec(dataset)
+    if "test" in spec.split_sizes:
+        return (data.load_numpy(dataset, "test", "float", take=take),
+                data.load_numpy(dataset, "train", "float", take=take_train))
+    images, labels = data.load_arrays(dataset, "train")
+    held_out, train = held_out_split(len(images))
+    held_out, train = held_out[:take], train[:take_train]
+
+    def subset(index):
+        return data.preprocess(images[index], "float", 0), labels[index]
+
+    return subset(held_out), subset(train)
 
 
 def judges_dir() -> str:
@@ -52,16 +96,14 @@ def train_judge(dataset: str, epochs: int = DEFAULT_EPOCHS, seed: int = 0, take:
 
     from zoo.presets import _write_json_atomic, sha256
 
-    spec = data.get_spec(dataset)
-    if "test" not in spec.split_sizes:
-        raise ValueError(f"{dataset!r} has no test split to measure a judge on")
     start = time.time()
-    x, y = data.load_numpy(dataset, "train", "float", take=take)
+    spec = data.get_spec(dataset)
+    two_splits = "test" in spec.split_sizes
+    (x_test, y_test), (x, y) = real_images(dataset, take=None, take_train=take)
     if y is None or np.asarray(y).ndim != 1:
         raise ValueError(f"{dataset!r} has no class labels for a judge")
     num_classes = int(np.max(y)) + 1
     classifier = train_classifier(x, y, num_classes=num_classes, epochs=epochs, batch_size=128, seed=seed)
-    x_test, y_test = data.load_numpy(dataset, "test", "float")
     accuracy = float(np.mean(predict_labels(classifier, x_test) == y_test))
     target = directory or judge_path(dataset)
     os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
@@ -75,7 +117,11 @@ def train_judge(dataset: str, epochs: int = DEFAULT_EPOCHS, seed: int = 0, take:
             "dataset": dataset,
             "num_classes": num_classes,
             "input": "grey levels in [0, 1] (preprocessing 'float'), shape " + str(list(x.shape[1:])),
-            "training": {"split": "train", "examples": int(len(x)), "epochs": int(epochs), "seed": int(seed),
+            "training": {"split": "train" if two_splits else
+                         f"train minus {HELD_OUT_IMAGES} held-out images (seed {HELD_OUT_SEED})",
+                         "held_out": "test split" if two_splits else
+                         f"{HELD_OUT_IMAGES} random images (seed {HELD_OUT_SEED})",
+                         "examples": int(len(x)), "epochs": int(epochs), "seed": int(seed),
                          "command": f"zoo train-judge {dataset}" + (f" --epochs {epochs}" if epochs != DEFAULT_EPOCHS else "")
                          + (f" --seed {seed}" if seed else "") + (f" --take {take}" if take else "")},
             "test_accuracy": accuracy,
@@ -122,4 +168,4 @@ def load_judge(dataset: str, directory: str | None = None):
     return judge
 
 
-__all__ = ["judge_path", "judges_dir", "load_judge", "train_judge"]
+__all__ = ["held_out_split", "judge_path", "judges_dir", "load_judge", "real_images", "train_judge"]

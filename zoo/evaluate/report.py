@@ -63,10 +63,8 @@ def _labelled(y):
 
 def applicable_sections(model, card) -> list[str]:
     dataset = card["dataset"]
-    labelled = dataset != "dsprites"
-    out = ["likelihood", "latents"]
-    if labelled:
-        out.append("sample_quality")
+    # Every dataset has a shipped judge (saved_models/judges/<dataset>) for sample quality.
+    out = ["likelihood", "latents", "sample_quality"]
     if model.conditional:
         out.append("conditional")
     if dataset in ANOMALY_PAIRS and not model.conditional:
@@ -136,9 +134,11 @@ def latents_section(model, card, seed=0, num_examples=10000, num_probe_train=100
 
 
 def _judge_images(card, take=None):
-    # The judge reads grey levels; samples are E[x|z], grey levels too.
-    x_test, _ = data.load_numpy(card["dataset"], "test", "float", take=take)
-    x_train, _ = data.load_numpy(card["dataset"], "train", "float", take=take)
+    # The judge reads grey levels; samples are E[x|z], grey levels too. Held-out images
+    # are the test split, or the judge's own held-out draw for dSprites.
+    from zoo.evaluate.judges import real_images
+
+    (x_test, _), (x_train, _) = real_images(card["dataset"], take=take)
     return x_test, x_train
 
 
@@ -149,7 +149,9 @@ def sample_quality_section(model, card, seed=0, num_samples=10000) -> dict:
     judge = load_judge(card["dataset"])
     x_test, x_train = _judge_images(card, take=num_samples)
     out = sample_quality(model, judge, x_test, x_train, num_samples=num_samples, seed=seed)
-    out["protocol"] = (f"{num_samples} prior samples E[x|z] vs the first {len(x_test)} test images (grey levels), "
+    real = (f"the first {len(x_test)} test images" if _split(card["dataset"]) == "test"
+            else f"{len(x_test)} images held out from the judge's training")
+    out["protocol"] = (f"{num_samples} prior samples E[x|z] vs {real} (grey levels), "
                        f"features of the {card['dataset']} judge (test accuracy "
                        f"{judge.judge_metadata['test_accuracy']:.4f}); precision/recall with k=3 on 5000 of each")
     return out
