@@ -8,7 +8,11 @@ decoder's multiply-adds, which gives the time the run would take at the machine'
 measured matmul peak: the floor no schedule can beat on this CPU.
 
     python benchmarks/is_throughput.py                 # writes benchmarks/is_throughput.md
+    python benchmarks/is_throughput.py --onednn        # oneDNN's custom ops on: is_throughput_onednn.md
     python benchmarks/is_throughput.py --images 4 --k 100 --out /dev/null   # a smoke run
+
+TensorFlow picks oneDNN's custom ops (TF_ENABLE_ONEDNN_OPTS) when it starts, so `--onednn`
+only works in a fresh process; the table records which way it ran.
 """
 
 from __future__ import annotations
@@ -32,6 +36,17 @@ CONFIGS = [
     ("graph, mixed_bfloat16", 20, 100, False, True),
 ]
 FULL_RUN = 10_000 * 5_000
+ONEDNN = "TF_ENABLE_ONEDNN_OPTS"
+
+
+def use_onednn(on: bool) -> bool:
+    """Sets oneDNN's switch before TensorFlow starts; returns whether it is on."""
+    if on:
+        if "tensorflow" in sys.modules and os.environ.get(ONEDNN) != "1":
+            raise RuntimeError(f"--onednn needs a fresh process: TensorFlow already started with {ONEDNN} "
+                               f"={os.environ.get(ONEDNN, 'unset')}")
+        os.environ[ONEDNN] = "1"
+    return os.environ.get(ONEDNN) == "1"
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
@@ -101,8 +116,13 @@ def main(argv=None, log=print):
     parser.add_argument("--preset", default="vae_mnist")
     parser.add_argument("--images", type=int, default=100, help="test images (the first N)")
     parser.add_argument("--k", type=int, default=1000, help="importance samples per image")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "is_throughput.md"))
+    parser.add_argument("--onednn", action="store_true", help=f"turn on oneDNN's custom ops ({ONEDNN}=1)")
+    parser.add_argument("--out", help="markdown table (default benchmarks/is_throughput[_onednn].md)")
     args = parser.parse_args(argv)
+    onednn = use_onednn(args.onednn)
+    if args.out is None:
+        args.out = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "is_throughput_onednn.md" if onednn else "is_throughput.md")
 
     import zoo
     from zoo import data
@@ -127,8 +147,10 @@ def main(argv=None, log=print):
         f"run (10,000 images x k=5,000 = {FULL_RUN:,} passes). Mean log p(x) is the IS estimate each "
         "configuration gives (same seeds; XLA and bfloat16 change the arithmetic, and XLA the random stream).",
         "",
-        f"Machine: {machine_description()}; load average {load_average():.2f} at the end.",
-        f"Command: `python benchmarks/is_throughput.py --preset {args.preset} --images {args.images} --k {args.k}`, "
+        f"Machine: {machine_description()}; oneDNN custom ops {'on' if onednn else 'off'} ({ONEDNN}="
+        f"{os.environ.get(ONEDNN, 'unset')}); load average {load_average():.2f} at the end.",
+        f"Command: `python benchmarks/is_throughput.py --preset {args.preset} --images {args.images} --k {args.k}"
+        f"{' --onednn' if args.onednn else ''}`, "
         f"{datetime.date.today().isoformat()}.",
         "",
         "| configuration | images x samples per call | decodes/s | full run (min) | mean log p(x) |",

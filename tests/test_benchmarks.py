@@ -4,6 +4,8 @@ keras.io-pattern model it compares against optimizes the same objective as ours.
 import math
 import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,8 +13,7 @@ import tensorflow as tf
 
 import zoo
 
-from conftest import load_benchmark
-
+from conftest import ROOT, load_benchmark
 
 
 @pytest.fixture(scope="module")
@@ -194,3 +195,18 @@ def test_is_throughput_counts_the_decoder_and_writes_its_table(tmp_path):
     assert max(graph_fp32) - min(graph_fp32) < 3.0  # same estimator, different chunking of the same k
     text = out.read_text()
     assert text.count("\n| ") == len(bench.CONFIGS) + 1 and "TFLOP" in text
+
+
+def test_is_throughput_turns_onednn_on_only_in_a_fresh_process(tmp_path, monkeypatch):
+    bench = load_benchmark("is_throughput")
+    monkeypatch.setenv(bench.ONEDNN, "0")  # TensorFlow is already running in this process
+    with pytest.raises(RuntimeError, match="fresh process"):
+        bench.use_onednn(True)
+    assert bench.use_onednn(False) is False
+    out = tmp_path / "o.md"
+    env = {k: v for k, v in os.environ.items() if k != bench.ONEDNN}
+    run = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "is_throughput.py"), "--onednn", "--images", "1",
+                          "--k", "4", "--out", str(out)], capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    text = out.read_text()
+    assert "oneDNN custom ops on (TF_ENABLE_ONEDNN_OPTS=1)" in text and "--onednn`" in text
