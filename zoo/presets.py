@@ -14,6 +14,7 @@ path of a directory written by `save_preset`.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import json
@@ -85,6 +86,21 @@ def _inference_copy(model):
     return copy
 
 
+@contextlib.contextmanager
+def _inference_state_only(model):
+    """Hides the model's `training_only_state` (e.g. FactorVAE's discriminator and its
+    optimizer, 60 MB) from Keras' weight walk, which visits a model's attributes and
+    its tracked layers: the preset's weights file holds what inference needs."""
+    parts = {name: model.__dict__.pop(name) for name in model.training_only_state if name in model.__dict__}
+    tracked = list(model._layers)
+    model._layers[:] = [layer for layer in tracked if not any(layer is part for part in parts.values())]
+    try:
+        yield model
+    finally:
+        model._layers[:] = tracked
+        model.__dict__.update(parts)
+
+
 def save_preset(model, directory: str, metadata: dict | None = None) -> str:
     """Writes `model` as a preset directory (atomically: a temp dir, then a rename).
 
@@ -100,12 +116,16 @@ def save_preset(model, directory: str, metadata: dict | None = None) -> str:
             "config": model.get_config(),
         })
         weights = os.path.join(tmp, WEIGHTS_FILE)
-        _inference_copy(model).save_weights(weights)
+        with _inference_state_only(_inference_copy(model)) as shipped:
+            shipped.save_weights(weights)
+            parameters = int(shipped.count_params())
         card = dict(metadata or {})
         card.update({
             "variant": next(k for k, v in MODELS.items() if type(model) is v),
             "class_name": model_class_name(model),
-            "parameters": int(model.count_params()),
+            "parameters": parameters,
+            **({"not_shipped": f"training-only state {list(model.training_only_state)}: fine-tuning starts it afresh"}
+               if model.training_only_state else {}),
             "weights_file": WEIGHTS_FILE,
             "weights_sha256": sha256(weights),
             "weights_bytes": os.path.getsize(weights),
@@ -182,7 +202,8 @@ def load(name_or_path: str, verify: bool = True):
                               "the file is corrupt or truncated")
     model = cls.from_config(spec["config"])
     try:
-        model.load_weights(weights)
+        with _inference_state_only(model):
+            model.load_weights(weights)
     except Exception as e:  # noqa: BLE001 - h5py/keras raise many kinds
         raise PresetError(f"cannot load weights from {weights}: {e}") from e
     model.preset_metadata = card

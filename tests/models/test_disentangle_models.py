@@ -127,6 +127,35 @@ def test_factor_vae_trains_both_players(mnist_binary):
     assert history["tc"][-1] > 0.1
 
 
+def test_a_factor_vae_preset_ships_without_its_discriminator(tmp_path, mnist_binary):
+    import h5py
+
+    xtr, _, xte, _ = mnist_binary
+    model = FactorVAE(gamma=0.5, **SMALL_DISCRIMINATOR, **SMALL)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3))
+    model.fit(xtr[:256], batch_size=64, epochs=1, verbose=0)
+    path = zoo.save_preset(model, str(tmp_path / "factor"), {"dataset": "mnist"})
+    with h5py.File(f"{path}/model.weights.h5", "r") as f:
+        arrays = {}
+        f.visititems(lambda name, item: arrays.update({name: item.size}) if isinstance(item, h5py.Dataset) else None)
+    # Neither by attribute name nor under the tracked-layers group ("layers/").
+    assert arrays and not [name for name in arrays if "discriminator" in name or name.startswith("layers/")]
+    # The model itself is untouched, and the card counts the shipped weights only.
+    assert model.discriminator in model.layers and "discriminator" in model.__dict__
+    card = zoo.presets.read_metadata(path)
+    assert card["parameters"] == model.count_params() - model.discriminator.count_params()
+    assert "discriminator" in card["not_shipped"]
+    loaded = zoo.load(path)
+    np.testing.assert_array_equal(loaded.reconstruct(xte[:8]), model.reconstruct(xte[:8]))
+    np.testing.assert_array_equal(loaded.elbo(xte[:8], seed=1), model.elbo(xte[:8], seed=1))
+    # Fine-tuning starts a fresh discriminator and trains both players.
+    before = [v.numpy().copy() for v in loaded.discriminator.trainable_variables]
+    loaded.compile(optimizer=keras.optimizers.Adam(1e-3))
+    loaded.fit(xtr[:128], batch_size=64, epochs=1, verbose=0)
+    assert int(loaded.discriminator_optimizer.iterations) == 2
+    assert all(not np.array_equal(b, v.numpy()) for b, v in zip(before, loaded.discriminator.trainable_variables))
+
+
 # --------------------------------------------------------------------------- DIP-VAE
 
 

@@ -61,6 +61,9 @@ class LatentVariableModel(keras.Model):
     # Why a variant cannot honour `free_bits` (None: it can); the constructor refuses
     # free_bits > 0 with this reason instead of silently ignoring it.
     free_bits_unsupported = None
+    # Attributes only training uses (an adversary, its optimizer): `.keras` files and
+    # checkpoints keep them, a preset's weights file does not (see zoo.presets).
+    training_only_state = ()
 
     def __init__(
         self,

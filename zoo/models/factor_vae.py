@@ -45,6 +45,9 @@ class FactorVAE(LatentVariableModel):
 
     metric_names = ("loss", "elbo", "reconstruction", "kl", "tc", "discriminator_loss",
                     "discriminator_accuracy")
+    # 5 M weights and 10 M Adam moments that encoding, sampling and export never use:
+    # a preset ships without them and fine-tuning starts a fresh discriminator.
+    training_only_state = ("discriminator", "discriminator_optimizer")
 
     def __init__(self, gamma=10.0, discriminator_units=(1000,) * 6, discriminator_learning_rate=1e-4,
                  **kwargs):
