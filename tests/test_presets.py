@@ -116,6 +116,22 @@ def test_card_fields_of_shipped_presets():
     assert total < 100 * 2**20, f"saved_models/ holds {total / 2**20:.1f} MB (limit 100 MB)"
 
 
+@pytest.mark.skipif(not SHIPPED, reason="ZOO_PRESETS_DIR points away from the shipped presets")
+def test_every_recipe_is_shipped_with_every_section_that_applies_in_its_card():
+    from zoo.evaluate.report import applicable_sections
+
+    recipes = sorted(f[:-len(".json")] for f in os.listdir(os.path.join(os.path.dirname(zoo.__file__), "recipes"))
+                     if f.endswith(".json"))
+    assert set(recipes) <= set(SHIPPED), f"recipes without a shipped preset: {sorted(set(recipes) - set(SHIPPED))}"
+    for name in SHIPPED:
+        card = presets.read_metadata(name)
+        metrics = card["metrics"]
+        missing = [section for section in applicable_sections(zoo.load(name), card)
+                   if section != "likelihood" and section not in metrics]
+        assert not missing, f"{name}: card lacks {missing} (run: zoo eval {name} --write-card)"
+        assert "nll_nats" in metrics or "reconstruction_error_nats" in metrics, name
+
+
 def test_a_trained_model_ships_without_its_optimizer_state(tmp_path, mnist_binary):
     import h5py
     import keras
