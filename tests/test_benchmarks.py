@@ -197,6 +197,18 @@ def test_is_throughput_counts_the_decoder_and_writes_its_table(tmp_path):
     assert text.count("\n| ") == len(bench.CONFIGS) + 1 and "TFLOP" in text
 
 
+def test_is_throughput_reads_the_cpu_ceiling_from_cpuinfo():
+    bench = load_benchmark("is_throughput")
+    avx2 = "model name\t: AMD EPYC\ncpu MHz\t\t: 2500.000\nflags\t\t: fpu sse2 avx avx2 fma f16c\n"
+    ceiling, text = bench.cpu_fp32_ceiling(avx2, cores=2)
+    assert ceiling == pytest.approx(2 * 2.5 * 2 * 8 * 2) and "no AVX-512" in text and "no native bf16" in text
+    avx512 = avx2.replace("fma f16c", "fma avx512f avx512_bf16")
+    ceiling, text = bench.cpu_fp32_ceiling(avx512, cores=2)
+    assert ceiling == pytest.approx(2 * 2.5 * 2 * 16 * 2) and "native bf16" in text and "no native" not in text
+    ceiling, text = bench.cpu_fp32_ceiling("flags: avx2 fma\n", cores=2)
+    assert math.isnan(ceiling) and "clock" in text
+
+
 def test_is_throughput_turns_onednn_on_only_in_a_fresh_process(tmp_path, monkeypatch):
     bench = load_benchmark("is_throughput")
     monkeypatch.setenv(bench.ONEDNN, "0")  # TensorFlow is already running in this process
