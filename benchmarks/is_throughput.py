@@ -70,16 +70,11 @@ def cpu_fp32_ceiling(cpuinfo: str | None = None, cores: int | None = None) -> tu
     with AVX2 and 16 with AVX-512, and an FMA counts two FLOPs: cores x GHz x 2 x width x 2.
     Returns (nan, reason) when /proc/cpuinfo does not say enough.
     """
-    if cpuinfo is None:
-        try:
-            with open("/proc/cpuinfo") as f:
-                cpuinfo = f.read()
-        except OSError:
-            return math.nan, "no /proc/cpuinfo"
-    fields = {}
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
+    from zoo.training import cpuinfo_fields
+
+    fields = cpuinfo_fields(cpuinfo)
+    if not fields:
+        return math.nan, "no /proc/cpuinfo"
     flags = set(fields.get("flags", "").split())
     try:
         ghz = float(fields["cpu MHz"]) / 1000
@@ -169,6 +164,7 @@ def main(argv=None, log=print):
     peak = matmul_gflops()
     ceiling, cpu = cpu_fp32_ceiling()
     floor_minutes = FULL_RUN * flops / (peak * 1e9) / 60
+    needed = FULL_RUN * flops / 900 / 1e9  # GFLOP/s for the whole run in 15 minutes
     rows = []
     for label, per_call, samples, xla, bf16 in CONFIGS:
         per_call = min(per_call, len(x))
@@ -200,15 +196,14 @@ def main(argv=None, log=print):
         f"One decoder pass is {flops / 1e6:.2f} MFLOP (dense + transposed-convolution multiply-adds x 2), so "
         f"the full run is {FULL_RUN * flops / 1e12:.0f} TFLOP: {floor_minutes:.1f} min at the {peak:.0f} "
         "GFLOP/s of a 2048^3 fp32 matmul measured by this script. Meeting 15 minutes would need the decoder to run at "
-        f"{FULL_RUN * flops / 900 / 1e9:.0f} GFLOP/s, i.e. {FULL_RUN * flops / 900 / 1e9 / peak:.0%} "
+        f"{needed:.0f} GFLOP/s, i.e. {needed / peak:.0%} "
         "of the matmul peak, on small convolutions with elementwise work between them.",
         "",
         f"The CPU's own ceiling: {cpu} (from /proc/cpuinfo). "
-        + (f"15 minutes needs {FULL_RUN * flops / 900 / 1e9 / ceiling:.0%} of that ceiling, so no schedule of "
+        + (f"15 minutes needs {needed / ceiling:.0%} of that ceiling, so no schedule of "
            "this decoder in fp32 meets the target on this machine; bfloat16 has no hardware support to fall "
            "back on, hence its slowness above."
-           if FULL_RUN * flops / 900 / 1e9 > ceiling else
-           f"15 minutes needs {FULL_RUN * flops / 900 / 1e9 / ceiling:.0%} of that ceiling.")
+           if needed > ceiling else f"15 minutes needs {needed / ceiling:.0%} of that ceiling.")
         if math.isfinite(ceiling) else f"The CPU's own ceiling is unknown ({cpu}).",
     ]
     text = "\n".join(lines) + "\n"

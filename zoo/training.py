@@ -99,16 +99,24 @@ def training_batches(images, labels, batch_size: int, preprocessing: str, seed: 
     return ds.map(load_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 
+def cpuinfo_fields(text: str | None = None) -> dict:
+    """The first value of each field of /proc/cpuinfo (or of `text`); {} where there is none."""
+    if text is None:
+        try:
+            with open("/proc/cpuinfo") as f:
+                text = f.read()
+        except OSError:
+            return {}
+    fields = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
 def cpu_name() -> str:
     """The CPU's model name (from /proc/cpuinfo where there is one), for benchmark reports."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+    return cpuinfo_fields().get("model name") or platform.processor() or "unknown CPU"
 
 
 def load_average() -> float:
