@@ -91,6 +91,7 @@ def main(argv=None) -> int:
 
     import zoo
     from zoo import data, export
+    from zoo.export.signatures import make_functions
 
     model, card, note = _model(args.preset)
     try:
@@ -116,7 +117,7 @@ def main(argv=None) -> int:
         keras_bytes = _dir_bytes(os.path.join(work, "model.weights.h5"))
         saved_bytes = _dir_bytes(saved)
         loaded = tf.saved_model.load(saved)
-        functions = export._make_functions(model)
+        functions = make_functions(model)
 
         rng = np.random.default_rng(0)
         z = model.encode(x_test, y_test if model.conditional else None).mean().numpy()

@@ -160,11 +160,11 @@ def subpixel_decoder(decoder, jit_compile: bool = True):
 def decoding_with(model, fast):
     """Within the block, `model` decodes with `fast(z, condition)` instead of its
     Keras decoder (the IS path traces its tf.function inside the block)."""
-    model._decode_raw = lambda z, condition=None, training=False: fast(z, condition)
+    model.decoder_params = lambda z, condition=None, training=False: fast(z, condition)
     try:
         yield model
     finally:
-        del model._decode_raw
+        del model.decoder_params
 
 
 # --------------------------------------------------------------------------- measurement

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 import zoo
 from zoo import export
-from zoo.models import MODELS
+from zoo.export import litert
 
 from conftest import SMALL
 
@@ -109,7 +109,7 @@ _NO_ZOO_SCRIPT = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, mnist_binary):
-    """{kind: (model, saved_model_dir, tflite_dir, report, inputs)} for 'vae' and maybe 'cvae'."""
+    """{kind: (model, saved_model_dir, tflite_dir, report, inputs)} for 'vae' and 'cvae'."""
     keras.utils.set_random_seed(0)
     xtr, ytr, xte, yte = mnist_binary
     root = tmp_path_factory.mktemp("export")
@@ -118,12 +118,11 @@ def exported(tmp_path_factory, mnist_binary):
     saved = export.export_saved_model(model, str(root / "vae_sm"), {"name": "tiny_vae"})
     report = export.export_tflite(model, str(root / "vae_tflite"), representative_data=xtr[:264])
     result["vae"] = (model, saved, str(root / "vae_tflite"), report, _inputs(xte, yte, False))
-    if "cvae" in MODELS:
-        cvae = _fit(MODELS["cvae"](num_classes=10, **SMALL), xtr[:1024], ytr[:1024].astype("int32"))
-        saved = export.export_saved_model(cvae, str(root / "cvae_sm"), {"name": "tiny_cvae"})
-        report = export.export_tflite(cvae, str(root / "cvae_tflite"), quantization=("float32",),
-                                      representative_data=(xtr[:264], ytr[:264]))
-        result["cvae"] = (cvae, saved, str(root / "cvae_tflite"), report, _inputs(xte, yte, True))
+    cvae = _fit(zoo.CVAE(num_classes=10, **SMALL), xtr[:1024], ytr[:1024].astype("int32"))
+    saved = export.export_saved_model(cvae, str(root / "cvae_sm"), {"name": "tiny_cvae"})
+    report = export.export_tflite(cvae, str(root / "cvae_tflite"), quantization=("float32",),
+                                  representative_data=(xtr[:264], ytr[:264]))
+    result["cvae"] = (cvae, saved, str(root / "cvae_tflite"), report, _inputs(xte, yte, True))
     return result
 
 
@@ -149,8 +148,6 @@ def no_zoo_outputs(exported, tmp_path_factory):
 
 @pytest.mark.parametrize("kind", ["vae", "cvae"])
 def test_saved_model_matches_keras_in_a_process_without_zoo(kind, exported, no_zoo_outputs):
-    if kind not in exported:
-        pytest.skip("the cvae variant is not registered")
     model, _, _, _, inputs = exported[kind]
     outputs, info = no_zoo_outputs[kind]
     assert not info["zoo_imported"]
@@ -165,8 +162,6 @@ def test_saved_model_matches_keras_in_a_process_without_zoo(kind, exported, no_z
 
 
 def test_conditional_signatures_follow_the_label(exported, no_zoo_outputs):
-    if "cvae" not in exported:
-        pytest.skip("the cvae variant is not registered")
     model, saved, _, _, inputs = exported["cvae"]
     loaded = tf.saved_model.load(saved)
     eps = tf.constant(np.repeat(inputs["eps"][:1], 2, axis=0))
@@ -214,8 +209,6 @@ def test_saved_model_metadata(exported):
 def test_float32_tflite_matches_keras_at_batch_1_and_7(kind, exported):
     from ai_edge_litert.interpreter import Interpreter
 
-    if kind not in exported:
-        pytest.skip("the cvae variant is not registered")
     model, _, tflite_dir, _, inputs = exported[kind]
     ref = _keras_reference(model, inputs)
     feeds = {"encode": {"x": inputs["x"]}, "decode": {"z": inputs["z"]}, "sample": {"eps": inputs["eps"]}}
@@ -273,7 +266,7 @@ def test_quantized_variants_are_reported_and_int8_keeps_the_bce(exported, mnist_
 def test_failed_export_leaves_nothing_behind(tmp_path, exported, monkeypatch):
     model = exported["vae"][0]
 
-    convert, calls = export._convert, []
+    convert, calls = litert.convert, []
 
     def crashes_the_second_time(*args, **kwargs):
         calls.append(args)
@@ -281,7 +274,7 @@ def test_failed_export_leaves_nothing_behind(tmp_path, exported, monkeypatch):
             raise RuntimeError("converter crashed")
         return convert(*args, **kwargs)
 
-    monkeypatch.setattr(export, "_convert", crashes_the_second_time)
+    monkeypatch.setattr(litert, "convert", crashes_the_second_time)
     with pytest.raises(RuntimeError, match="converter crashed"):  # after one file was written
         export.export_tflite(model, str(tmp_path / "out"), quantization=("float32", "float16"),
                              signatures=["decode"])
@@ -314,10 +307,8 @@ def test_bad_requests_name_the_problem(tmp_path, exported):
 
 
 def test_a_deterministic_encoder_has_no_score(tmp_path):
-    if "ae" not in MODELS:
-        pytest.skip("the ae variant is not registered")
-    model = MODELS["ae"](**SMALL)
-    with pytest.raises(export.ExportError, match="point mass"):
+    model = zoo.AE(**SMALL)
+    with pytest.raises(export.ExportError, match="no density"):
         export.export_saved_model(model, str(tmp_path / "ae"), signatures=["score"])
     with pytest.warns(UserWarning, match="not exporting 'score'"):
         path = export.export_saved_model(model, str(tmp_path / "ae"))

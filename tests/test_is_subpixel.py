@@ -92,7 +92,7 @@ def test_is_nll_through_the_subpixel_decoder_matches_keras(bench, mnist_binary):
         new = importance_sampled_log_likelihood(patched, x, k=100, k_chunk=50, seed=3)
     np.testing.assert_allclose(new, old, rtol=0, atol=1e-3)
     # The model decodes with its Keras decoder again after the block.
-    assert "_decode_raw" not in vars(model)
+    assert "decoder_params" not in vars(model)
     np.testing.assert_array_equal(importance_sampled_log_likelihood(model, x, k=100, k_chunk=50, seed=3), old)
 
 

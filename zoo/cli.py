@@ -68,7 +68,8 @@ def _cmd_train(args):
 
 def _cmd_eval(args):
     from zoo.evaluate.report import evaluate_preset
-    from zoo.presets import METADATA_FILE, _write_json_atomic, read_metadata, resolve
+    from zoo.io import write_json
+    from zoo.presets import METADATA_FILE, read_metadata, resolve
 
     sections = [s.strip() for s in args.metrics.split(",") if s.strip()] if args.metrics else None
     metrics = evaluate_preset(args.name, k=args.k, num_examples=args.num_examples, seed=args.seed,
@@ -76,11 +77,14 @@ def _cmd_eval(args):
                                                                            flush=True))
     print(json.dumps(metrics, indent=2))
     if args.write_card:
+        for entry in [metrics, *(v for v in metrics.values() if isinstance(v, dict))]:
+            if "command" in entry:
+                entry["command"] += " --write-card"
         card = read_metadata(args.name)
         card.setdefault("metrics", {}).update(metrics)
-        _write_json_atomic(os.path.join(resolve(args.name), METADATA_FILE), card)
+        write_json(os.path.join(resolve(args.name), METADATA_FILE), card)
     if args.out:
-        _write_json_atomic(args.out, metrics)
+        write_json(args.out, metrics)
     return 0
 
 

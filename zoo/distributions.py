@@ -193,6 +193,52 @@ def kl_divergence(posterior, prior, z):
         return posterior.log_prob(z) - prior.log_prob(z)
 
 
+def gaussian_parts(posterior):
+    """(kind, mean, stddev, bijector) with z = bijector(mean + stddev * eps), eps ~ N(0, I).
+
+    kind is "gaussian" (a diagonal Gaussian), "transformed_gaussian" (a bijector of
+    one: flows) or "point_mass" (a deterministic encoder, stddev 0); `bijector` is
+    None except for "transformed_gaussian".
+
+    Raises:
+        ValueError: for a distribution that is none of these.
+    """
+    if isinstance(posterior, tfd.MultivariateNormalDiag):
+        return "gaussian", posterior.mean(), posterior.stddev(), None
+    if isinstance(posterior, tfd.Independent):
+        inner = posterior.distribution
+        if isinstance(inner, tfd.Normal):
+            return "gaussian", inner.loc + tf.zeros_like(inner.scale), inner.scale + tf.zeros_like(inner.loc), None
+        if isinstance(inner, tfd.Deterministic):
+            return "point_mass", inner.loc, tf.zeros_like(inner.loc), None
+    if isinstance(posterior, tfd.TransformedDistribution):
+        kind, mean, stddev, inner_bijector = gaussian_parts(posterior.distribution)
+        if kind == "gaussian" and inner_bijector is None:
+            return "transformed_gaussian", mean, stddev, posterior.bijector
+    raise ValueError(f"a {type(posterior).__name__} is not a diagonal Gaussian, a bijector applied to one, "
+                     "or a point mass")
+
+
+def sample_from_noise(posterior, noise):
+    """(z, log q(z)) for z the reparameterization of `noise` [k, B, D] ~ N(0, I).
+
+    What `experimental_sample_and_log_prob(k)` returns, with the noise given rather
+    than drawn (an exported graph holds no random op). For a flow, log q comes from
+    the change of variables at the base draw: exact, with no inverse of the flow.
+
+    Raises:
+        ValueError: the posterior is not a (transformed) diagonal Gaussian.
+    """
+    kind, mean, stddev, bijector = gaussian_parts(posterior)
+    if kind == "point_mass":
+        raise ValueError("a point-mass posterior has no density: there is no log q(z|x) to sample with")
+    u = mean + stddev * noise  # [k, B, D]: the posterior's batch [B] broadcasts
+    if bijector is None:
+        return u, posterior.log_prob(u)
+    base = tfd.MultivariateNormalDiag(mean, stddev)
+    return bijector.forward(u), base.log_prob(u) - bijector.forward_log_det_jacobian(u, event_ndims=1)
+
+
 class DiagonalGaussianMixture(tfd.MixtureSameFamily):
     """A mixture of K diagonal Gaussians whose log-density is computed by matmuls.
 
@@ -280,7 +326,7 @@ class VampPrior(Prior):
     def distribution(self, model=None):
         if model is None or self.pseudo_inputs_raw is None:
             raise ValueError("VampPrior.distribution needs the model that owns it (its encoder defines the prior)")
-        components = model._encode(self.pseudo_inputs(), None)
+        components = model.posterior_for(self.pseudo_inputs(), None)
         if not isinstance(components, tfd.MultivariateNormalDiag):
             raise ValueError(f"VampPrior needs a diagonal Gaussian posterior, got {type(components).__name__} "
                              f"from {type(model).__name__}")

@@ -14,17 +14,12 @@ path of a directory written by `save_preset`.
 
 from __future__ import annotations
 
-import contextlib
-import difflib
-import hashlib
 import json
 import os
-import shutil
-import tempfile
 
 import keras
 
-from zoo.models import MODELS
+from zoo import io, registry
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -49,29 +44,6 @@ def list_models() -> list[str]:
     return sorted(d for d in os.listdir(root) if os.path.isfile(os.path.join(root, d, CONFIG_FILE)))
 
 
-def sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _write_json_atomic(path: str, obj) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=False)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-def model_class_name(model) -> str:
-    for name, cls in MODELS.items():
-        if type(model) is cls:
-            return cls.__name__
-    raise PresetError(f"{type(model).__name__} is not a registered zoo model")
-
-
 def _inference_copy(model):
     """An uncompiled copy of `model` with its weights and noise state.
 
@@ -84,21 +56,6 @@ def _inference_copy(model):
     copy.set_weights(model.get_weights())
     copy.seed_generator.state.assign(model.seed_generator.state)
     return copy
-
-
-@contextlib.contextmanager
-def _inference_state_only(model):
-    """Hides the model's `training_only_state` (e.g. FactorVAE's discriminator and its
-    optimizer, 60 MB) from Keras' weight walk, which visits a model's attributes and
-    its tracked layers: the preset's weights file holds what inference needs."""
-    parts = {name: model.__dict__.pop(name) for name in model.training_only_state if name in model.__dict__}
-    tracked = list(model._layers)
-    model._layers[:] = [layer for layer in tracked if not any(layer is part for part in parts.values())]
-    try:
-        yield model
-    finally:
-        model._layers[:] = tracked
-        model.__dict__.update(parts)
 
 
 def compress_weights(path: str) -> None:
@@ -133,48 +90,47 @@ def compress_weights(path: str) -> None:
 
 
 def save_preset(model, directory: str, metadata: dict | None = None) -> str:
-    """Writes `model` as a preset directory (atomically: a temp dir, then a rename).
+    """Writes `model` as a preset directory that `load(directory)` reads back.
 
-    Returns the directory. An existing preset there is replaced.
+    The model's class must be registered (`zoo.register_model`). What only training
+    uses (`model.training_only_objects()`, e.g. FactorVAE's discriminator and its
+    optimizer) is left out; the card says so under `not_shipped`. Written atomically
+    (a temp folder, then a rename), replacing an existing preset there.
+
+    Returns:
+        The absolute directory.
+    Raises:
+        PresetError: the class is not registered.
     """
-    directory = os.path.abspath(directory)
-    parent = os.path.dirname(directory)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".preset-", dir=parent)
     try:
-        _write_json_atomic(os.path.join(tmp, CONFIG_FILE), {
-            "class_name": model_class_name(model),
+        variant = registry.variant_of(model)
+    except ValueError as e:
+        raise PresetError(str(e)) from None
+    with io.atomic_dir(directory) as tmp:
+        io.write_json(os.path.join(tmp, CONFIG_FILE), {
+            "class_name": type(model).__name__,
             "config": model.get_config(),
         })
         weights = os.path.join(tmp, WEIGHTS_FILE)
-        with _inference_state_only(_inference_copy(model)) as shipped:
-            shipped.save_weights(weights)
-            compress_weights(weights)
-            parameters = int(shipped.count_params())
+        shipped = _inference_copy(model)
+        skipped = shipped.training_only_objects()
+        keras.saving.save_weights(shipped, weights, objects_to_skip=skipped)
+        compress_weights(weights)
+        skipped_ids = {id(v) for obj in skipped for v in getattr(obj, "variables", [])}
+        parameters = sum(int(v.numpy().size) for v in shipped.weights if id(v) not in skipped_ids)
         card = dict(metadata or {})
         card.update({
-            "variant": next(k for k, v in MODELS.items() if type(model) is v),
-            "class_name": model_class_name(model),
+            "variant": variant,
+            "class_name": type(model).__name__,
             "parameters": parameters,
             **({"not_shipped": f"training-only state {list(model.training_only_state)}: fine-tuning starts it afresh"}
                if model.training_only_state else {}),
             "weights_file": WEIGHTS_FILE,
-            "weights_sha256": sha256(weights),
+            "weights_sha256": io.sha256(weights),
             "weights_bytes": os.path.getsize(weights),
         })
-        _write_json_atomic(os.path.join(tmp, METADATA_FILE), card)
-        if os.path.isdir(directory):
-            old = directory + ".old"
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(directory, old)
-            os.replace(tmp, directory)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return directory
+        io.write_json(os.path.join(tmp, METADATA_FILE), card)
+    return os.path.abspath(directory)
 
 
 def resolve(name_or_path: str) -> str:
@@ -185,8 +141,7 @@ def resolve(name_or_path: str) -> str:
     if os.path.isdir(candidate):
         return candidate
     known = list_models()
-    close = difflib.get_close_matches(name_or_path, known, n=3, cutoff=0.5)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    hint = io.did_you_mean(name_or_path, known, cutoff=0.5)
     raise PresetError(f"unknown preset {name_or_path!r} (not a name in {presets_dir()} nor a directory).{hint} "
                       f"Available: {', '.join(known) or 'none'}")
 
@@ -216,11 +171,10 @@ def load(name_or_path: str, verify: bool = True):
     directory = resolve(name_or_path)
     spec = _read_json(os.path.join(directory, CONFIG_FILE))
     card = _read_json(os.path.join(directory, METADATA_FILE))
-    classes = {cls.__name__: cls for cls in MODELS.values()}
-    cls = classes.get(spec.get("class_name"))
-    if cls is None:
-        raise PresetError(f"{directory}: class {spec.get('class_name')!r} is not a zoo model "
-                          f"(known: {sorted(classes)})")
+    try:
+        cls = registry.class_named(spec.get("class_name"))
+    except ValueError as e:
+        raise PresetError(f"{directory}: {e}") from None
     weights = os.path.join(directory, card.get("weights_file", WEIGHTS_FILE))
     if not os.path.isfile(weights):
         raise PresetError(f"preset file missing: {weights}")
@@ -228,14 +182,13 @@ def load(name_or_path: str, verify: bool = True):
         expected = card.get("weights_sha256")
         if not expected:
             raise PresetError(f"{directory}/{METADATA_FILE} records no weights_sha256")
-        actual = sha256(weights)
+        actual = io.sha256(weights)
         if actual != expected:
             raise PresetError(f"{weights}: sha256 {actual} does not match the model card's {expected}; "
                               "the file is corrupt or truncated")
     model = cls.from_config(spec["config"])
     try:
-        with _inference_state_only(model):
-            model.load_weights(weights)
+        model.load_weights(weights, objects_to_skip=model.training_only_objects())
     except Exception as e:  # noqa: BLE001 - h5py/keras raise many kinds
         raise PresetError(f"cannot load weights from {weights}: {e}") from e
     model.preset_metadata = card

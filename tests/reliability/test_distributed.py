@@ -72,7 +72,7 @@ MIRRORED = textwrap.dedent('''
                     seed = tf.cast(s.seed_generator.next(), tf.int32)
                     return tf.random.experimental.stateless_fold_in(seed, i)
                 s.draw_seed = draw_seed
-                xh, ch = s._unpack((x[half], y[half]))
+                xh, ch = s.unpack_batch((x[half], y[half]))
                 parts.append(s.loss_terms(xh, ch, training=True))
             loss = (tf.reduce_mean(parts[0]["loss"]) + tf.reduce_mean(parts[1]["loss"])) / 2
         s.optimizer.apply_gradients(zip(tape.gradient(loss, s.trainable_variables), s.trainable_variables))

@@ -20,15 +20,9 @@ MAX_DECODED_PER_BATCH = 4096
 
 def score_name(model, k: int = 1) -> str:
     """What `anomaly_scores` computes for this model, for tables and reports."""
-    if has_no_density(model):
+    if not model.has_density:
         return "reconstruction error (nats)"
     return "-ELBO (nats)" if k == 1 else f"-IWAE bound, k={k} (nats)"
-
-
-def has_no_density(model) -> bool:
-    """True for deterministic autoencoders, which define no ELBO (they offer
-    `reconstruction_error` instead)."""
-    return hasattr(model, "reconstruction_error")
 
 
 def anomaly_scores(model, x, y=None, k: int = 1, seed: int = 0, batch_size: int = 256, progress=None) -> np.ndarray:
@@ -48,7 +42,7 @@ def anomaly_scores(model, x, y=None, k: int = 1, seed: int = 0, batch_size: int 
     k = int(k)
     if k < 1:
         raise ValueError(f"k must be >= 1 importance samples, got {k}")
-    no_density = has_no_density(model)
+    no_density = not model.has_density
     if no_density and k != 1:
         raise ValueError(f"{type(model).__name__} defines no density over x, so there is no importance-sampled "
                          "bound; its score is the reconstruction error (use k=1)")

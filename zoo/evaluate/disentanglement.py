@@ -58,10 +58,10 @@ def representation_fn_from_model(model, batch_size: int = 1024):
     and an eager Keras call per small batch spent most of its time in Python."""
     import tensorflow as tf
 
-    encode_mean = tf.function(lambda x: model._encode(x).mean(), reduce_retracing=True)
+    encode_mean = tf.function(lambda x: model.posterior_for(x).mean(), reduce_retracing=True)
 
     def representation_fn(images):
-        images, _ = model._inputs(np.asarray(images, dtype=np.float32))
+        images, _ = model.checked_inputs(np.asarray(images, dtype=np.float32))
         return np.concatenate([encode_mean(images[i:i + batch_size]).numpy()
                                for i in range(0, len(images), batch_size)])
 

@@ -46,7 +46,7 @@ def importance_sampled_log_likelihood(
         xb = tf.constant(x[start:start + batch_size])
         cond = None
         if model.conditional:
-            cond = model._condition(np.asarray(y)[start:start + batch_size], len(xb))
+            cond = model.label_condition(np.asarray(y)[start:start + batch_size], len(xb))
         running = None
         done = 0
         while done < k:

@@ -3,7 +3,7 @@
     zoo eval NAME --write-card                        # every section that applies
     zoo eval NAME --metrics sample_quality,anomaly --write-card
 
-Sections (each a function of the preset; `SECTIONS` lists them):
+Sections (each a function of the model and its card; the `SECTIONS` table maps names to them):
 
 - likelihood: importance-sampled NLL (k samples), −ELBO, bits/dim, and the cheap
   quick check the test suite recomputes; its keys sit at the top of the card's
@@ -26,13 +26,11 @@ import numpy as np
 import tensorflow_probability as tfp
 
 from zoo import data
-from zoo.evaluate.anomaly import has_no_density
 from zoo.evaluate.likelihood import evaluate_likelihood
 from zoo.presets import load, read_metadata
 
 # A cheap subset of the card's likelihood numbers that the test suite recomputes.
 QUICK_CHECK = {"k": 50, "num_examples": 500}
-SECTIONS = ("likelihood", "latents", "sample_quality", "conditional", "anomaly", "disentanglement")
 # Out-of-distribution partner of each dataset for the anomaly section.
 ANOMALY_PAIRS = {"mnist": "fashion_mnist", "fashion_mnist": "mnist"}
 ANOMALY_FPR = 0.05
@@ -78,7 +76,7 @@ def quick_check(model, card, seed=0) -> dict:
     """The cheap number the test suite recomputes: the IS-NLL with k=50 on the first
     500 evaluation images (the reconstruction error for models without a density)."""
     x, y = evaluation_images(card, seed=seed, take=QUICK_CHECK["num_examples"])
-    if has_no_density(model):
+    if not model.has_density:
         return {"reconstruction_error_nats": float(_reconstruction_error(model, x).mean()),
                 "num_examples": int(len(x))}
     result = evaluate_likelihood(model, x, y if model.conditional else None, k=QUICK_CHECK["k"], seed=seed)
@@ -88,7 +86,7 @@ def quick_check(model, card, seed=0) -> dict:
 def likelihood_section(model, card, k=5000, num_examples=None, seed=0, progress=None) -> dict:
     split = _split(card["dataset"])
     x, y = evaluation_images(card, seed=seed, take=num_examples)
-    if has_no_density(model):
+    if not model.has_density:
         # An AE/WAE has no log p(x) to bound: its measure of fit is the reconstruction error.
         start = time.time()
         metrics = {"reconstruction_error_nats": float(_reconstruction_error(model, x).mean()),
@@ -116,7 +114,7 @@ def latents_section(model, card, seed=0, num_examples=10000, num_probe_train=100
            "activity": [round(a, 5) for a in units["activity"]], "num_examples": int(len(x))}
     # The per-dimension KL has a closed form for a diagonal Gaussian posterior against N(0, I).
     posterior = model.encode(x[:2], None if cond is None else cond[:2])
-    if not has_no_density(model) and card.get("prior", "standard_normal") == "standard_normal" \
+    if model.has_density and card.get("prior", "standard_normal") == "standard_normal" \
             and isinstance(posterior, tfp.distributions.MultivariateNormalDiag):
         kl = rep.gaussian_kl_per_dimension(means, stds)
         out["kl_per_dimension"] = [round(v, 4) for v in kl.tolist()]
@@ -172,7 +170,7 @@ def conditional_section(model, card, seed=0, samples_per_class=1000) -> dict:
 
 def _reconstruction_error(model, x, batch_size=500):
     """−log p(x | z = mean of q(z|x)) in nats per image."""
-    if has_no_density(model):
+    if not model.has_density:
         return np.concatenate([np.asarray(model.reconstruction_error(x[i:i + batch_size]))
                                for i in range(0, len(x), batch_size)])
     out = []
@@ -190,7 +188,7 @@ def anomaly_section(model, card, seed=0, num_images=ANOMALY_IMAGES) -> dict:
     anomalous, _ = data.load_numpy(other, "test", card["preprocessing"], seed=seed, take=num_images // 2)
     fit, held_out = normal[: num_images // 2], normal[num_images // 2:]
     scorers = {"reconstruction_error": lambda x: _reconstruction_error(model, x)}
-    if not has_no_density(model):
+    if model.has_density:
         scorers["negative_elbo"] = lambda x: anomaly_scores(model, x, seed=seed)
         scorers[f"negative_iwae_k{ANOMALY_IWAE_K}"] = lambda x: anomaly_scores(model, x, k=ANOMALY_IWAE_K, seed=seed)
     out = {"anomalies": other, "fpr_target": ANOMALY_FPR}
@@ -257,22 +255,33 @@ def evaluate_preset(name: str, k: int = 5000, num_examples: int | None = None, s
     for section in sections:
         start = time.time()
         log(f"{name}: {section} ...")
+        options = dict((section_options or {}).get(section, {}))
+        command = f"zoo eval {name} --metrics {section}"
         if section == "likelihood":
             def progress(done, total):
                 log(f"{name}: likelihood, k={k}: {done}/{total} images, {time.time() - start:.0f} s")
 
-            result = likelihood_section(model, card, k=k, num_examples=num_examples, seed=seed, progress=progress)
-            command = f"zoo eval {name} --metrics likelihood --k {k}" + (
-                f" --num-examples {num_examples}" if num_examples else "")
-            result["command"] = command + " --write-card"
+            options.update(k=k, num_examples=num_examples, progress=progress)
+            command += f" --k {k}" + (f" --num-examples {num_examples}" if num_examples else "")
+        result = SECTIONS[section](model, card, seed=seed, **options)
+        result["command"] = command
+        if section == "likelihood":  # the card's reference numbers sit at the top of "metrics"
             metrics.update(result)
-            continue
-        options = (section_options or {}).get(section, {})
-        result = globals()[f"{section}_section"](model, card, seed=seed, **options)
-        result["seconds"] = round(time.time() - start, 1)
-        result["command"] = f"zoo eval {name} --metrics {section} --write-card"
-        metrics[section] = result
+        else:
+            result["seconds"] = round(time.time() - start, 1)
+            metrics[section] = result
     return metrics
+
+
+# Section name -> the function that measures it, in the order `zoo eval` runs them.
+SECTIONS = {
+    "likelihood": likelihood_section,
+    "latents": latents_section,
+    "sample_quality": sample_quality_section,
+    "conditional": conditional_section,
+    "anomaly": anomaly_section,
+    "disentanglement": disentanglement_section,
+}
 
 
 __all__ = ["SECTIONS", "applicable_sections", "evaluate_preset"]

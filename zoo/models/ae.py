@@ -13,10 +13,10 @@ An AE defines no density over x, so `elbo`, `iwae_bound` and the importance
 weights raise instead of returning a number that is not a bound.
 """
 
-import keras
 import tensorflow_probability as tfp
 
 from zoo.models.base import LatentVariableModel
+from zoo.registry import register_model
 
 tfd = tfp.distributions
 
@@ -26,7 +26,7 @@ def point_mass(loc) -> tfd.Distribution:
     return tfd.Independent(tfd.Deterministic(loc=loc), reinterpreted_batch_ndims=1)
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model("ae")
 class AE(LatentVariableModel):
     """A convolutional autoencoder with a deterministic encoder.
 
@@ -35,6 +35,11 @@ class AE(LatentVariableModel):
     """
 
     metric_names = ("loss", "reconstruction")
+    has_density = False
+    unsupported_signatures = {
+        "score": "a deterministic autoencoder defines no density over x, so there is no ELBO or IWAE bound to "
+                 "score with",
+    }
 
     @property
     def encoder_output_dim(self) -> int:
@@ -45,8 +50,8 @@ class AE(LatentVariableModel):
         return point_mass(params)
 
     def loss_terms(self, x, condition, training):
-        z = self._encode(x, condition, training).mean()
-        likelihood = self.likelihood.distribution(self._decode_raw(z, condition, training))
+        z = self.posterior_for(x, condition, training).mean()
+        likelihood = self.likelihood.distribution(self.decoder_params(z, condition, training))
         reconstruction = -likelihood.log_prob(x)
         return {"loss": reconstruction, "reconstruction": reconstruction}
 
@@ -77,7 +82,7 @@ class AE(LatentVariableModel):
 
     def reconstruction_error(self, x, y=None):
         """Per-example -log p(x | z = f(x)) in nats: the AE's own measure of fit."""
-        x, condition = self._inputs(x, y)
-        z = self._encode(x, condition).mean()
-        return (-self.likelihood.distribution(self._decode_raw(z, condition)).log_prob(x)).numpy()
+        x, condition = self.checked_inputs(x, y)
+        z = self.posterior_for(x, condition).mean()
+        return (-self.likelihood.distribution(self.decoder_params(z, condition)).log_prob(x)).numpy()
 

@@ -17,8 +17,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from zoo import nets
-from zoo.distributions import get_likelihood, get_prior, kl_divergence
+from zoo import nets, presets
+from zoo.distributions import get_likelihood, get_prior, kl_divergence, sample_from_noise
 from zoo.validation import InputError, check_images, check_labels
 
 tfd = tfp.distributions
@@ -56,8 +56,18 @@ class LatentVariableModel(keras.Model):
             `keras.utils.set_random_seed`).
     """
 
+    # === Capabilities (what evaluation, export and presets may rely on) ===
     metric_names = ("loss", "elbo", "reconstruction", "kl")
+    # Set by @zoo.register_model: the name presets, recipes and the CLI use.
+    variant = None
+    # Takes a class label y beside x (encoder and decoder see it).
     conditional = False
+    # Defines a density over x (an ELBO and importance weights). Deterministic
+    # autoencoders do not; they offer `reconstruction_error` for scoring instead.
+    has_density = True
+    # Export signatures (zoo.export.SIGNATURES) the variant's graph cannot express,
+    # with the reason; export lists them in the metadata instead of exporting them.
+    unsupported_signatures = {}
     # Why a variant cannot honour `free_bits` (None: it can); the constructor refuses
     # free_bits > 0 with this reason instead of silently ignoring it.
     free_bits_unsupported = None
@@ -152,18 +162,27 @@ class LatentVariableModel(keras.Model):
 
     # ------------------------------------------------------------------ the model
 
-    def _condition(self, y, batch_size=None):
+    def label_condition(self, y, batch_size=None):
+        """The decoder's and encoder's label input: one-hot float32 [B, num_classes]
+        from class indices or one-hot rows, checked; None for unconditional models."""
         if not self.conditional:
             return None
         return check_labels(y, self.num_classes, batch_size)
 
-    def _encode(self, x, condition=None, training=False):
+    def posterior_for(self, x, condition=None, training=False) -> tfd.Distribution:
+        """q(z|x) for a tensor batch, unchecked and traceable (`encode` checks its input)."""
         inputs = x if condition is None else [x, condition]
         return self.posterior(self.encoder(inputs, training=training), condition)
 
-    def _decode_raw(self, z, condition=None, training=False):
+    def decoder_params(self, z, condition=None, training=False):
+        """The likelihood's raw parameters for latents z [B, latent_dim] (logits for
+        Bernoulli, ...): `self.likelihood.distribution(params)` is p(x|z)."""
         inputs = z if condition is None else [z, condition]
         return self.decoder(inputs, training=training)
+
+    def training_only_objects(self) -> list:
+        """The objects named by `training_only_state` (what a preset leaves out)."""
+        return [getattr(self, name) for name in self.training_only_state if getattr(self, name, None) is not None]
 
     def prior_distribution(self) -> tfd.Distribution:
         return self.prior.distribution(self)
@@ -182,9 +201,9 @@ class LatentVariableModel(keras.Model):
 
     def elbo_terms(self, x, condition=None, training=False, seed=None) -> dict:
         """One-sample ELBO pieces per example: reconstruction = -log p(x|z), kl, z, posterior."""
-        posterior = self._encode(x, condition, training)
+        posterior = self.posterior_for(x, condition, training)
         z = posterior.sample(seed=self.draw_seed() if seed is None else seed)
-        likelihood = self.likelihood.distribution(self._decode_raw(z, condition, training))
+        likelihood = self.likelihood.distribution(self.decoder_params(z, condition, training))
         reconstruction = -likelihood.log_prob(x)
         kl = kl_divergence(posterior, self.prior_distribution(), z)
         return {"reconstruction": reconstruction, "kl": kl, "z": z, "posterior": posterior}
@@ -217,22 +236,22 @@ class LatentVariableModel(keras.Model):
     def call(self, inputs, training=False):
         """Reconstructions: x (or (x, y) when conditional) -> E[x | z = mean of q(z|x)]."""
         x, y = (inputs if self.conditional else (inputs, None))
-        condition = self._condition(y)
-        z = self._encode(x, condition, training).mean()
-        return self.likelihood.mean(self._decode_raw(z, condition, training))
+        condition = self.label_condition(y)
+        z = self.posterior_for(x, condition, training).mean()
+        return self.likelihood.mean(self.decoder_params(z, condition, training))
 
     # ------------------------------------------------------------------ public API
 
-    def _inputs(self, x, y=None, where="x"):
+    def checked_inputs(self, x, y=None, where="x"):
         x = check_images(x, self.image_shape, where)
-        return x, self._condition(y, x.shape[0])
+        return x, self.label_condition(y, x.shape[0])
 
     def encode(self, x, y=None) -> tfd.Distribution:
         """q(z|x): a `tfd` distribution with batch [B] and event [latent_dim]."""
-        x, condition = self._inputs(x, y)
-        return self._encode(x, condition)
+        x, condition = self.checked_inputs(x, y)
+        return self.posterior_for(x, condition)
 
-    def _latents(self, z):
+    def checked_latents(self, z):
         """z as float32 [B, latent_dim], checked (shape, empty batch, NaN/Inf)."""
         z = tf.convert_to_tensor(z, tf.float32)
         if z.shape.rank != 2 or z.shape[-1] != self.latent_dim:
@@ -246,15 +265,15 @@ class LatentVariableModel(keras.Model):
 
     def decode(self, z, y=None) -> tfd.Distribution:
         """p(x|z): a `tfd` distribution with batch [B] and event [H, W, C]."""
-        z = self._latents(z)
-        condition = self._condition(y, z.shape[0])
-        return self.likelihood.distribution(self._decode_raw(z, condition))
+        z = self.checked_latents(z)
+        condition = self.label_condition(y, z.shape[0])
+        return self.likelihood.distribution(self.decoder_params(z, condition))
 
     def decode_mean(self, z, y=None):
         """E[x|z] as an image batch in [0, 1]."""
-        z = self._latents(z)
-        condition = self._condition(y, z.shape[0])
-        return self.likelihood.mean(self._decode_raw(z, condition))
+        z = self.checked_latents(z)
+        condition = self.label_condition(y, z.shape[0])
+        return self.likelihood.mean(self.decoder_params(z, condition))
 
     def sample(self, n: int, seed=None, labels=None) -> np.ndarray:
         """n images E[x|z] with z ~ p(z); `labels` (conditional models) picks the classes."""
@@ -269,45 +288,50 @@ class LatentVariableModel(keras.Model):
 
     def reconstruct(self, x, y=None) -> np.ndarray:
         """E[x|z] at the posterior mean, as images in [0, 1]."""
-        x, condition = self._inputs(x, y)
-        z = self._encode(x, condition).mean()
-        return self.likelihood.mean(self._decode_raw(z, condition)).numpy()
+        x, condition = self.checked_inputs(x, y)
+        z = self.posterior_for(x, condition).mean()
+        return self.likelihood.mean(self.decoder_params(z, condition)).numpy()
 
     def elbo(self, x, y=None, seed=None) -> np.ndarray:
         """Per-example ELBO in nats (one posterior sample)."""
-        x, condition = self._inputs(x, y)
+        x, condition = self.checked_inputs(x, y)
         terms = self.elbo_terms(x, condition, seed=stateless_seed(seed if seed is not None else 0))
         return (-(terms["reconstruction"] + terms["kl"])).numpy()
 
-    def importance_log_terms(self, x, condition=None, k: int = 1, seed=None, training=False) -> dict:
+    def importance_log_terms(self, x, condition=None, k: int = 1, seed=None, training=False, noise=None) -> dict:
         """[k, B] tensors log p(x|z_i), log p(z_i) and log q(z_i|x) for z_i ~ q(z|x).
 
         Keys "log_px", "log_pz", "log_qz". log q comes with the sample (no inverse
         needed, which matters for flow posteriors); hierarchical variants return the
-        sums over their layers.
+        sums over their layers. `noise` [k, B, latent_dim] ~ N(0, I), if given,
+        replaces the random draw (z = the posterior's reparameterization of it): an
+        exported graph must not contain random ops, so its caller passes the noise.
         """
-        posterior = self._encode(x, condition, training)
-        z, log_qz = posterior.experimental_sample_and_log_prob(k, seed=seed)  # [k, B, D], [k, B]
+        posterior = self.posterior_for(x, condition, training)
+        if noise is None:
+            z, log_qz = posterior.experimental_sample_and_log_prob(k, seed=seed)  # [k, B, D], [k, B]
+        else:
+            z, log_qz = sample_from_noise(posterior, noise)
         batch = tf.shape(x)[0]
         flat_z = tf.reshape(z, [-1, self.latent_dim])
         flat_condition = None if condition is None else tf.tile(condition, [k, 1])
-        raw = self._decode_raw(flat_z, flat_condition, training)
+        raw = self.decoder_params(flat_z, flat_condition, training)
         flat_x = tf.tile(x, [k, 1, 1, 1])
         log_px = tf.reshape(self.likelihood.distribution(raw).log_prob(flat_x), [k, batch])
         return {"log_px": log_px, "log_pz": self.prior_distribution().log_prob(z), "log_qz": log_qz}
 
-    def log_importance_weights(self, x, condition=None, k: int = 1, seed=None, training=False):
+    def log_importance_weights(self, x, condition=None, k: int = 1, seed=None, training=False, noise=None):
         """log p(x, z_i) - log q(z_i|x) for k posterior samples: a [k, B] tensor.
 
         Their log-mean-exp is the IWAE bound (Burda et al. 2015), which tends to
-        log p(x) as k grows.
+        log p(x) as k grows. `noise`: see `importance_log_terms`.
         """
-        t = self.importance_log_terms(x, condition, k, seed, training)
+        t = self.importance_log_terms(x, condition, k, seed, training, noise)
         return t["log_px"] + t["log_pz"] - t["log_qz"]
 
     def iwae_bound(self, x, y=None, k: int = 50, seed=0) -> np.ndarray:
         """Per-example IWAE bound log (1/k) sum_i w_i in nats (k=1 is the ELBO)."""
-        x, condition = self._inputs(x, y)
+        x, condition = self.checked_inputs(x, y)
         log_w = self.log_importance_weights(x, condition, k, stateless_seed(seed))
         return (tf.reduce_logsumexp(log_w, axis=0) - math.log(k)).numpy()
 
@@ -317,17 +341,17 @@ class LatentVariableModel(keras.Model):
     def metrics(self):
         return list(self.trackers.values())
 
-    def _unpack(self, data):
+    def unpack_batch(self, data):
         if isinstance(data, (tuple, list)):
             x = data[0]
             y = data[1] if len(data) > 1 else None
         else:
             x, y = data, None
         x = check_images(x, self.image_shape, "training batch", check_values=False)
-        condition = self._condition(y) if self.conditional else None
+        condition = self.label_condition(y) if self.conditional else None
         return x, condition
 
-    def _record(self, terms):
+    def update_metrics(self, terms):
         for name, tracker in self.trackers.items():
             tracker.update_state(terms[name])
         return {name: tracker.result() for name, tracker in self.trackers.items()}
@@ -339,17 +363,17 @@ class LatentVariableModel(keras.Model):
         return tf.reduce_mean(per_example_loss) / replicas
 
     def train_step(self, data):
-        x, condition = self._unpack(data)
+        x, condition = self.unpack_batch(data)
         with tf.GradientTape() as tape:
             terms = self.loss_terms(x, condition, training=True)
             loss = self.scaled_loss(terms["loss"])
         variables = self.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return self._record(terms)
+        return self.update_metrics(terms)
 
     def test_step(self, data):
-        x, condition = self._unpack(data)
-        return self._record(self.loss_terms(x, condition, training=False))
+        x, condition = self.unpack_batch(data)
+        return self.update_metrics(self.loss_terms(x, condition, training=False))
 
     # ------------------------------------------------------------------ serialization
 
@@ -380,19 +404,15 @@ class LatentVariableModel(keras.Model):
         Raises:
             zoo.presets.PresetError: unknown name, corrupt files, or a preset of another class.
         """
-        from zoo.presets import PresetError, load
-
-        model = load(name_or_path, verify=verify)
+        model = presets.load(name_or_path, verify=verify)
         if not isinstance(model, cls):
-            raise PresetError(f"preset {name_or_path!r} holds a {type(model).__name__}, not a {cls.__name__}; "
+            raise presets.PresetError(f"preset {name_or_path!r} holds a {type(model).__name__}, not a {cls.__name__}; "
                               f"load it with zoo.load({name_or_path!r}) or {type(model).__name__}.from_preset")
         return model
 
     def save_preset(self, directory: str, metadata: dict | None = None) -> str:
         """Writes this model as a preset directory that `zoo.load(directory)` reads back."""
-        from zoo.presets import save_preset
-
-        return save_preset(self, directory, metadata)
+        return presets.save_preset(self, directory, metadata)
 
     def get_config(self):
         return {

@@ -28,11 +28,11 @@ analytic KL.
 
 from __future__ import annotations
 
-import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from zoo.models.base import LatentVariableModel
+from zoo.registry import register_model
 
 tfd = tfp.distributions
 
@@ -85,7 +85,7 @@ def tc_decomposition(z, loc, scale, log_qz_x, log_pz, dataset_size=None, estimat
     }
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model("beta_tcvae")
 class BetaTCVAE(LatentVariableModel):
     """A VAE whose KL is decomposed and reweighted (β weighs the total correlation).
 

@@ -15,13 +15,13 @@ mean reconstruction + γ·|mean KL - C|. β, warm-up and free bits do not apply 
 this form (C replaces them). The reported `elbo` is always the true bound.
 """
 
-import keras
 import tensorflow as tf
 
 from zoo.models.vae import VAE
+from zoo.registry import register_model
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model("beta_vae")
 class BetaVAE(VAE):
     """A VAE with a weighted or capacity-controlled KL term.
 

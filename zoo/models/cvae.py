@@ -15,16 +15,16 @@ those rows; `sample(n)` without labels then samples unconditionally, and
 `elbo(x, model.null_labels(len(x)))` bounds log p(x).
 """
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from zoo.models.base import stateless_seed
 from zoo.models.vae import VAE
 from zoo.validation import InputError
+from zoo.registry import register_model
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model("cvae")
 class CVAE(VAE):
     """A VAE whose encoder and decoder see the class label.
 

@@ -16,10 +16,10 @@ loss is mean reconstruction + mean KL + penalty. The reported `elbo` is the true
 
 from __future__ import annotations
 
-import keras
 import tensorflow as tf
 
 from zoo.models.base import LatentVariableModel
+from zoo.registry import register_model
 
 DIP_TYPES = ("i", "ii")
 
@@ -44,7 +44,7 @@ def dip_penalty(loc, scale, dip_type="i", lambda_od=10.0, lambda_d=100.0):
     return lambda_od * tf.reduce_sum(tf.square(off_diag)) + lambda_d * tf.reduce_sum(tf.square(diag - 1.0))
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model("dip_vae")
 class DIPVAE(LatentVariableModel):
     """A VAE whose aggregate posterior's covariance is pushed towards I.
 

@@ -21,6 +21,7 @@ import keras
 import tensorflow as tf
 
 from zoo.models.base import LatentVariableModel
+from zoo.registry import register_model
 
 
 def permute_dims(z, seed):
@@ -30,7 +31,7 @@ def permute_dims(z, seed):
     return tf.experimental.numpy.take_along_axis(z, order, axis=0)
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model("factor_vae")
 class FactorVAE(LatentVariableModel):
     """A VAE with a discriminator-estimated total-correlation penalty.
 
@@ -108,7 +109,7 @@ class FactorVAE(LatentVariableModel):
         }
 
     def train_step(self, data):
-        x, condition = self._unpack(data)
+        x, condition = self.unpack_batch(data)
         with tf.GradientTape(persistent=True) as tape:
             terms = self.loss_terms(x, condition, training=True)
             vae_loss = self.scaled_loss(terms["loss"])
@@ -126,7 +127,7 @@ class FactorVAE(LatentVariableModel):
         self.discriminator_optimizer.apply_gradients(
             zip(tape.gradient(disc_loss, disc_variables), disc_variables))
         del tape
-        return self._record(terms)
+        return self.update_metrics(terms)
 
     def get_config(self):
         return {

@@ -24,6 +24,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from zoo.models.base import MIN_POSTERIOR_SCALE, LatentVariableModel
+from zoo.registry import register_model
 
 tfd = tfp.distributions
 tfb = tfp.bijectors
@@ -186,7 +187,7 @@ class IAFPosterior(tfd.TransformedDistribution):
         return self.bijector.forward(self.distribution.mean())
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model("iaf_vae")
 class IAFVAE(LatentVariableModel):
     """A convolutional VAE with an IAF posterior. See `LatentVariableModel` for the
     shared arguments.
@@ -230,9 +231,9 @@ class IAFVAE(LatentVariableModel):
         return IAFPosterior(distribution=base, bijector=tfb.Chain(steps[::-1]))
 
     def elbo_terms(self, x, condition=None, training=False, seed=None):
-        posterior = self._encode(x, condition, training)
+        posterior = self.posterior_for(x, condition, training)
         z, log_q = posterior.experimental_sample_and_log_prob(seed=self.draw_seed() if seed is None else seed)
-        likelihood = self.likelihood.distribution(self._decode_raw(z, condition, training))
+        likelihood = self.likelihood.distribution(self.decoder_params(z, condition, training))
         reconstruction = -likelihood.log_prob(x)
         kl = log_q - self.prior_distribution().log_prob(z)  # one-sample estimate
         return {"reconstruction": reconstruction, "kl": kl, "z": z, "posterior": posterior}

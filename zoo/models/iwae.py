@@ -11,13 +11,13 @@ weights, so the encoder is no longer forced to cover only where one sample lands
 
 import math
 
-import keras
 import tensorflow as tf
 
 from zoo.models.base import LatentVariableModel
+from zoo.registry import register_model
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model("iwae")
 class IWAE(LatentVariableModel):
     """A convolutional IWAE. See `LatentVariableModel` for the shared arguments.
 

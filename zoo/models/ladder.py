@@ -29,6 +29,7 @@ import tensorflow_probability as tfp
 
 from zoo.distributions import kl_divergence
 from zoo.models.base import MIN_POSTERIOR_SCALE, LatentVariableModel, stateless_seed
+from zoo.registry import register_model
 
 tfd = tfp.distributions
 
@@ -45,7 +46,7 @@ def precision_weighted(loc_a, scale_a, loc_b, scale_b):
     return variance * (loc_a * precision_a + loc_b * precision_b), tf.sqrt(variance)
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model("ladder_vae")
 class LadderVAE(LatentVariableModel):
     """A convolutional ladder VAE. See `LatentVariableModel` for the shared arguments;
     `latent_dim` is the size of z_1, the layer the decoder reads.
@@ -63,6 +64,12 @@ class LadderVAE(LatentVariableModel):
     """
 
     free_bits_unsupported = "use kl_warmup_steps, as the paper does"
+    unsupported_signatures = {
+        "sample": "the prior is over the top layer z_L, not the z_1 the decoder reads; sampling needs the "
+                  "model's ancestral top-down pass",
+        "score": "the importance weights run over every layer of the hierarchy; the exported noise input "
+                 "covers one latent layer",
+    }
 
     def __init__(self, upper_latent_dims=(8,), ladder_hidden_dim=128, **kwargs):
         # === Config ===
@@ -155,7 +162,7 @@ class LadderVAE(LatentVariableModel):
 
     def _log_px(self, x, z1, condition, training):
         k = tf.shape(z1)[0]
-        raw = self._decode_raw(self._flat(z1), None, training)
+        raw = self.decoder_params(self._flat(z1), None, training)
         log_px = self.likelihood.distribution(raw).log_prob(tf.tile(x, [k, 1, 1, 1]))
         return tf.reshape(log_px, [k, -1])
 
@@ -203,12 +210,12 @@ class LadderVAE(LatentVariableModel):
             path.append(tfd.MultivariateNormalDiag(loc=q_loc, scale_diag=q_scale))
         return path
 
-    def _encode(self, x, condition=None, training=False):
+    def posterior_for(self, x, condition=None, training=False):
         return self._mean_path(x, condition, training)[-1]
 
     def encode_layers(self, x, y=None):
         """q(z_l | x, upper layers at their means) for l = L..1 (top first)."""
-        x, condition = self._inputs(x, y)
+        x, condition = self.checked_inputs(x, y)
         return self._mean_path(x, condition)
 
     def sample(self, n, seed=None, labels=None):

@@ -9,12 +9,12 @@ TFP has one for the prior. `beta`, KL warm-up and free bits (from the base) only
 reweight the KL in the loss; the reported `elbo` is always the true bound.
 """
 
-import keras
 
 from zoo.models.base import LatentVariableModel
+from zoo.registry import register_model
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model("vae")
 class VAE(LatentVariableModel):
     """A convolutional VAE. See `LatentVariableModel` for the arguments."""
 

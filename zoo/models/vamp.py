@@ -11,12 +11,12 @@ This class is `VAE(prior={"name": "vamp", "num_components": K})` under its own
 name, so presets and the model registry can tell the two apart.
 """
 
-import keras
 
 from zoo.models.vae import VAE
+from zoo.registry import register_model
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model("vamp_vae")
 class VampVAE(VAE):
     """A convolutional VAE whose prior is the VampPrior. See `LatentVariableModel`
     for the shared arguments (`prior` is set by this class).

@@ -16,11 +16,11 @@ The kernels and the estimator are module-level functions (`imq_kernel`,
 
 from __future__ import annotations
 
-import keras
 import tensorflow as tf
 
 from zoo.models.ae import AE
 from zoo.models.base import LatentVariableModel
+from zoo.registry import register_model
 
 # The paper's bandwidth multipliers for the IMQ kernel: C = 2·D·σ²·s for each s.
 DEFAULT_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -95,7 +95,7 @@ def mmd_unbiased(x, y, kernel="imq", scales=DEFAULT_SCALES, prior_variance=1.0):
     return xx + yy - 2.0 * tf.reduce_mean(kxy)
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@register_model("wae")
 class WAE(AE):
     """WAE-MMD: an autoencoder whose aggregate code distribution is pulled to the prior.
 
@@ -137,9 +137,9 @@ class WAE(AE):
         return mmd_unbiased(z, prior_z, self.kernel, self.kernel_scales)
 
     def loss_terms(self, x, condition, training):
-        posterior = self._encode(x, condition, training)
+        posterior = self.posterior_for(x, condition, training)
         z = posterior.sample(seed=self.draw_seed()) if self.stochastic_encoder else posterior.mean()
-        likelihood = self.likelihood.distribution(self._decode_raw(z, condition, training))
+        likelihood = self.likelihood.distribution(self.decoder_params(z, condition, training))
         reconstruction = -likelihood.log_prob(x)
         mmd = self.mmd_to_prior(z) * tf.ones_like(reconstruction)
         return {"loss": reconstruction + self.mmd_weight * mmd, "reconstruction": reconstruction, "mmd": mmd}
