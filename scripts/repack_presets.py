@@ -27,27 +27,22 @@ def arrays(path):
 def repack(name: str) -> tuple[int, int]:
     import numpy as np
 
-    from zoo import presets
+    from zoo import io, presets
 
     directory = presets.resolve(name)
     card = presets.read_metadata(name)
     weights = os.path.join(directory, card["weights_file"])
-    if presets.sha256(weights) != card["weights_sha256"]:
+    if io.sha256(weights) != card["weights_sha256"]:
         raise SystemExit(f"{name}: weights do not match their card's sha256; not repacking a corrupt file")
     before = os.path.getsize(weights)
-    packed = weights + ".repack.weights.h5"  # beside the original, so the final rename is atomic
-    try:
+    with io.atomic_path(weights, suffix=".weights.h5") as packed:
         shutil.copyfile(weights, packed)
         presets.compress_weights(packed)
         old, new = arrays(weights), arrays(packed)
         if old.keys() != new.keys() or any(not np.array_equal(old[k], new[k]) for k in old):
             raise SystemExit(f"{name}: repacked arrays differ from the originals")
-        card.update(weights_sha256=presets.sha256(packed), weights_bytes=os.path.getsize(packed))
-        os.replace(packed, weights)
-    finally:
-        if os.path.exists(packed):
-            os.remove(packed)
-    presets._write_json_atomic(os.path.join(directory, presets.METADATA_FILE), card)
+        card.update(weights_sha256=io.sha256(packed), weights_bytes=os.path.getsize(packed))
+    io.write_json(os.path.join(directory, presets.METADATA_FILE), card)
     return before, card["weights_bytes"]
 
 

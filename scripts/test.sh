@@ -3,4 +3,11 @@
 # to pytest, e.g. `bash scripts/test.sh -m slow` for the long checks.
 ZOO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ZOO_ROOT/scripts/setup.sh" || exit 1
+# Fashion-MNIST, which the tests use (the demo does not): Debian's package where apt exists.
+if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null 2>&1; then
+  echo "[setup] installing Fashion-MNIST (Debian package dataset-fashion-mnist)"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null \
+    || echo "[setup] could not install dataset-fashion-mnist; Fashion-MNIST needs \$ZOO_DATA_DIR or TFDS"
+fi
 cd "$ZOO_ROOT" && exec python -m pytest -ra "$@"

@@ -155,10 +155,11 @@ def test_saved_model_matches_keras_in_a_process_without_zoo(kind, exported, no_z
     random_ops = [op for op in info["ops"] if "Random" in op or op.startswith("Stateless")]
     assert not random_ops, random_ops  # noise is an input, never drawn inside
     for key, expected in _keras_reference(model, inputs).items():
-        np.testing.assert_allclose(outputs[f"{key}@7"], expected, atol=1e-5, rtol=0, err_msg=key)
+        # float32 carries ~7 significant digits: a score of ~200 nats is exact to ~2e-5.
+        np.testing.assert_allclose(outputs[f"{key}@7"], expected, atol=1e-5, rtol=1e-6, err_msg=key)
         # Dynamic batch: one example gives the first row of the batch of 7.
         assert outputs[f"{key}@1"].shape == (1, *expected.shape[1:])
-        np.testing.assert_allclose(outputs[f"{key}@1"], expected[:1], atol=1e-5, rtol=0, err_msg=key)
+        np.testing.assert_allclose(outputs[f"{key}@1"], expected[:1], atol=1e-5, rtol=1e-6, err_msg=key)
 
 
 def test_conditional_signatures_follow_the_label(exported, no_zoo_outputs):

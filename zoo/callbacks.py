@@ -22,6 +22,8 @@ import os
 
 import keras
 
+from zoo import io
+
 
 class NonFiniteLossError(RuntimeError):
     """Training produced a NaN or Inf in the loss or one of its terms."""
@@ -140,12 +142,8 @@ class ResumableBackup(keras.callbacks.Callback):
         step = int(self.model.optimizer.iterations.numpy())
         name = f"step-{step}.weights.h5"
         self.model.save_weights(os.path.join(self.backup_dir, name), overwrite=True)
-        path = os.path.join(self.backup_dir, self.METADATA)
-        with open(path + ".tmp", "w") as f:
-            json.dump({"epoch": epoch, "batch": batch, "weights": name, "optimizer_step": step}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(path + ".tmp", path)
+        io.write_json(os.path.join(self.backup_dir, self.METADATA),
+                      {"epoch": epoch, "batch": batch, "weights": name, "optimizer_step": step})
         if previous is not None:
             old = previous.get("weights", self.LEGACY_WEIGHTS)
             if old != name and os.path.exists(os.path.join(self.backup_dir, old)):

@@ -24,27 +24,34 @@ def atomic_path(path: str, suffix: str = ""):
     """Yields a temporary path beside `path`; on success it replaces `path`.
 
     `suffix` keeps the extension for writers that insist on one (Pillow picks the
-    format by it, Keras wants ``.weights.h5``). The parent folder is created.
+    format by it, Keras wants ``.weights.h5``). The parent folder is created. A
+    block that removes the temporary file keeps `path` as it was (a writer that
+    finds its result not worth keeping).
     """
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=suffix or ".tmp", dir=parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make every written file private
     try:
         yield tmp
-        os.replace(tmp, path)
+        if os.path.exists(tmp):
+            os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_text(path: str, text: str) -> str:
-    """Writes `text` to `path` atomically; returns the absolute path."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "w") as f:
-            f.write(text)
-    return os.path.abspath(path)
+    """Writes `text` (UTF-8) to `path` atomically; returns the absolute path."""
+    return write_bytes(path, text.encode("utf-8"))
 
 
 def write_bytes(path: str, data: bytes) -> str:
@@ -52,7 +59,15 @@ def write_bytes(path: str, data: bytes) -> str:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
+            _flush(f)
     return os.path.abspath(path)
+
+
+def _flush(f) -> None:
+    # On disk before the rename: otherwise a power loss right after it can leave
+    # an empty file under the final name on some file systems.
+    f.flush()
+    os.fsync(f.fileno())
 
 
 def write_json(path: str, obj) -> str:
@@ -71,6 +86,7 @@ def atomic_dir(path: str):
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", dir=parent)
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700, likewise
     try:
         yield tmp
         if os.path.lexists(path):

@@ -68,8 +68,7 @@ def compress_weights(path: str) -> None:
     """
     import h5py
 
-    tmp = path + ".tmp.weights.h5"
-    try:
+    with io.atomic_path(path, suffix=".weights.h5") as tmp:
         with h5py.File(path, "r") as src, h5py.File(tmp, "w") as dst:
             dst.attrs.update(src.attrs)
 
@@ -82,11 +81,8 @@ def compress_weights(path: str) -> None:
                 out.attrs.update(item.attrs)
 
             src.visititems(copy)
-        if os.path.getsize(tmp) < os.path.getsize(path):
-            os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        if os.path.getsize(tmp) >= os.path.getsize(path):
+            os.remove(tmp)  # keeps the original
 
 
 def save_preset(model, directory: str, metadata: dict | None = None) -> str:
@@ -146,7 +142,8 @@ def resolve(name_or_path: str) -> str:
                       f"Available: {', '.join(known) or 'none'}")
 
 
-def _read_json(path: str) -> dict:
+def read_json(path: str) -> dict:
+    """A preset's JSON file; PresetError when it is missing or not valid JSON."""
     try:
         with open(path) as f:
             return json.load(f)
@@ -158,7 +155,7 @@ def _read_json(path: str) -> dict:
 
 def read_metadata(name_or_path: str) -> dict:
     """The model card of a preset."""
-    return _read_json(os.path.join(resolve(name_or_path), METADATA_FILE))
+    return read_json(os.path.join(resolve(name_or_path), METADATA_FILE))
 
 
 def load(name_or_path: str, verify: bool = True):
@@ -169,8 +166,8 @@ def load(name_or_path: str, verify: bool = True):
             whose sha256 differs from the model card (corrupt or truncated file).
     """
     directory = resolve(name_or_path)
-    spec = _read_json(os.path.join(directory, CONFIG_FILE))
-    card = _read_json(os.path.join(directory, METADATA_FILE))
+    spec = read_json(os.path.join(directory, CONFIG_FILE))
+    card = read_json(os.path.join(directory, METADATA_FILE))
     try:
         cls = registry.class_named(spec.get("class_name"))
     except ValueError as e:

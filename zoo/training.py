@@ -35,8 +35,9 @@ import tensorflow as tf
 
 from zoo import data
 from zoo.callbacks import NaNGuard, ResumableBackup
-from zoo.data.pipelines import _preprocess_batch
-from zoo.models import get_model_class
+from zoo.data.pipelines import preprocess_batch
+from zoo.io import did_you_mean
+from zoo.registry import get_model_class
 from zoo.presets import load as load_preset
 from zoo.presets import save_preset
 
@@ -51,11 +52,8 @@ def load_recipe(name_or_file: str) -> dict:
     """A recipe by preset name or JSON path."""
     path = name_or_file if name_or_file.endswith(".json") else os.path.join(RECIPES_DIR, name_or_file + ".json")
     if not os.path.isfile(path):
-        import difflib
-
-        close = difflib.get_close_matches(name_or_file, list_recipes(), n=3)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"no recipe {name_or_file!r}; known: {', '.join(list_recipes())}.{hint}")
+        raise ValueError(f"no recipe {name_or_file!r}; known: {', '.join(list_recipes())}."
+                         f"{did_you_mean(name_or_file, list_recipes())}")
     with open(path) as f:
         return json.load(f)
 
@@ -92,7 +90,7 @@ def training_batches(images, labels, batch_size: int, preprocessing: str, seed: 
             lambda index, b: (index, tf.random.experimental.stateless_fold_in(epoch_seed, b)))
 
     def load_batch(index, batch_seed):
-        x = _preprocess_batch(tf.gather(images, index), batch_seed, preprocessing)
+        x = preprocess_batch(tf.gather(images, index), batch_seed, preprocessing)
         return x, tf.gather(labels, index)
 
     ds = tf.data.Dataset.range(first_epoch, end_epoch).flat_map(one_epoch).skip(skip_batches)

@@ -137,7 +137,7 @@ def _damage(path, how):
 @pytest.mark.parametrize("command", ["info", "sample", "export"])
 def test_cli_unknown_preset_suggests_close_names(preset_dir, capsys, tmp_path, command):
     err = _cli_error(capsys, [command, "vae_tinny", *(["--out", str(tmp_path / "o")] if command != "info" else [])])
-    assert "unknown preset 'vae_tinny'" in err and "Did you mean: vae_tiny" in err
+    assert "unknown preset 'vae_tinny'" in err and "Did you mean vae_tiny" in err
 
 
 @pytest.mark.parametrize("how", ["flip_byte", "truncate", "wrong_sha"])

@@ -41,12 +41,12 @@ import functools
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 
 import numpy as np
 
+from zoo import io
 from zoo.data.sources import DatasetSpec, register_dataset
 
 CACHE_DIR_ENV = "ZOO_CACHE_DIR"
@@ -202,26 +202,16 @@ def _read_cache(path: str) -> np.ndarray:
 
 
 def _write_cache(path: str, packed: np.ndarray):
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    # Write to a temporary file in the same directory, then rename: a reader never
-    # sees a half-written cache, and concurrent writers each leave a complete file.
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".dsprites_", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+    # Atomic (zoo.io): a reader never sees a half-written cache, and concurrent
+    # writers each leave a complete file.
+    with io.atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
             # A .npz written member by member at deflate level 1: 3x faster than
             # np.savez_compressed's level 6 for a 5 MB file instead of 2.5 MB.
             with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
                 for name, array in (("packed", packed), ("spec_hash", np.array(SPEC_HASH))):
                     with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
                         np.lib.format.write_array(member, array, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def load_packed(directory=None, use_cache: bool = True) -> np.ndarray:

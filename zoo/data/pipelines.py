@@ -28,7 +28,7 @@ def _check_mode(preprocessing: str):
         raise ValueError(f"unknown preprocessing {preprocessing!r}; choose one of {PREPROCESSING}")
 
 
-def _preprocess_batch(images_uint8, seed, preprocessing: str):
+def preprocess_batch(images_uint8, seed, preprocessing: str):
     x = tf.cast(images_uint8, tf.float32)
     if preprocessing == "float":
         return x / 255.0
@@ -43,7 +43,7 @@ def _preprocess_batch(images_uint8, seed, preprocessing: str):
 def preprocess(images_uint8: np.ndarray, preprocessing: str = "float", seed: int = 0) -> np.ndarray:
     """Applies a preprocessing mode to a uint8 array once (deterministic for a seed)."""
     _check_mode(preprocessing)
-    return _preprocess_batch(images_uint8, tf.constant([seed, 0], tf.int64), preprocessing).numpy()
+    return preprocess_batch(images_uint8, tf.constant([seed, 0], tf.int64), preprocessing).numpy()
 
 
 def load_numpy(
@@ -108,7 +108,7 @@ def load(
     ds = tf.data.Dataset.zip(ds, seeds)
 
     def _map(batch, batch_seed):
-        x = _preprocess_batch(batch[0], batch_seed, preprocessing)
+        x = preprocess_batch(batch[0], batch_seed, preprocessing)
         return (x, batch[1]) if with_labels else x
 
     return ds.map(_map, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

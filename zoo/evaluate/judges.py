@@ -94,7 +94,8 @@ def train_judge(dataset: str, epochs: int = DEFAULT_EPOCHS, seed: int = 0, take:
     writes it (atomically) with its test accuracy. Returns the judge's card."""
     import keras
 
-    from zoo.presets import _write_json_atomic, sha256
+    from zoo.io import sha256
+    from zoo.io import write_json as _write_json_atomic
 
     start = time.time()
     spec = data.get_spec(dataset)
@@ -148,14 +149,15 @@ def load_judge(dataset: str, directory: str | None = None):
     """
     import keras
 
-    from zoo.presets import PresetError, _read_json, sha256
+    from zoo.io import sha256
+    from zoo.presets import PresetError, read_json
 
     directory = directory or judge_path(dataset)
     path = os.path.join(directory, JUDGE_FILE)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no judge classifier for {dataset!r} at {path}; train it with "
                                 f"`zoo train-judge {dataset}`")
-    card = _read_json(os.path.join(directory, METADATA_FILE))
+    card = read_json(os.path.join(directory, METADATA_FILE))
     actual = sha256(path)
     if actual != card.get("sha256"):
         raise PresetError(f"{path}: sha256 {actual} does not match its card's {card.get('sha256')}; "

@@ -16,6 +16,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from zoo.data import bits_per_dim
 from zoo.models.base import LatentVariableModel
 from zoo.validation import check_images
 
@@ -63,7 +64,6 @@ def importance_sampled_log_likelihood(
 
 def evaluate_likelihood(model, x, y=None, k: int = 5000, seed: int = 0, **kwargs) -> dict:
     """Test-set likelihood numbers: NLL (IS, k samples), ELBO terms, bits/dim."""
-    from zoo.data import bits_per_dim
 
     start = time.time()
     log_px = importance_sampled_log_likelihood(model, x, y, k=k, seed=seed, **kwargs)

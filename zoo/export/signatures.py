@@ -17,6 +17,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from zoo.distributions import gaussian_parts
+from zoo.models.base import LatentVariableModel
 
 tfd = tfp.distributions
 
@@ -60,8 +61,6 @@ def prior_transform(prior):
 
 def check_model(model):
     """Raises ExportError unless `model` is a built zoo model."""
-    from zoo.models.base import LatentVariableModel
-
     if not isinstance(model, LatentVariableModel) or not model.built:
         raise ExportError(f"expected a built zoo model (LatentVariableModel), got {type(model).__name__}")
 
