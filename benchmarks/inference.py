@@ -40,13 +40,17 @@ tf.config.threading.set_inter_op_parallelism_threads(1)
 import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+if ROOT not in sys.path:  # run as `python benchmarks/inference.py`: this checkout's packages
+    sys.path.insert(0, ROOT)
+
+from benchmarks.machine import cpu_name  # noqa: E402
 
 
 def _dir_bytes(path: str) -> int:
     if os.path.isfile(path):
         return os.path.getsize(path)
     return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
-
 
 
 def _time(fn, calls: int, runs: int, warmup: int = 3) -> tuple[float, float, float]:
@@ -78,7 +82,6 @@ def _model(preset: str):
 
 
 def main(argv=None) -> int:
-    from zoo.training import cpu_name
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="vae_mnist")
     parser.add_argument("--calls", type=int, default=100, help="calls per timed run")

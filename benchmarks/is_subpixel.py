@@ -57,7 +57,11 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BUSY_LOAD = 0.5
+ROOT = os.path.dirname(HERE)
+if ROOT not in sys.path:  # run as `python benchmarks/is_subpixel.py`: this checkout's packages
+    sys.path.insert(0, ROOT)
+
+from benchmarks.machine import BUSY_LOAD, cpu_name, load_average  # noqa: E402
 
 # --------------------------------------------------------------------------- the rewrite
 
@@ -183,8 +187,6 @@ def _images(card, num_images):
     return zoo.data.load_numpy(dataset, "test", card.get("preprocessing", "float"), take=num_images)
 
 
-
-
 def measure(preset: str, num_images: int, k: int, rounds: int, k_chunks=(100,), log=print) -> dict:
     """Seconds per round of the IS-NLL, Keras vs sub-pixel decoder, and their agreement."""
     import zoo
@@ -221,7 +223,6 @@ def measure(preset: str, num_images: int, k: int, rounds: int, k_chunks=(100,), 
 
 
 def render(preset, args, result, load_start, load_end, command) -> str:
-    from zoo.training import cpu_name, load_average
     import keras
     import tensorflow as tf
 
@@ -266,7 +267,6 @@ def render(preset, args, result, load_start, load_end, command) -> str:
 
 
 def main(argv=None, log=print):
-    from zoo.training import cpu_name, load_average
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--preset", default="vae_mnist")
     p.add_argument("--images", type=int, default=20)

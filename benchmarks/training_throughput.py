@@ -68,18 +68,20 @@ import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+if ROOT not in sys.path:  # run as `python benchmarks/training_throughput.py`: this checkout's packages
+    sys.path.insert(0, ROOT)
 _SHARED = os.path.abspath(os.path.join(ROOT, "..", "shared", "datasets"))
 if not os.environ.get("ZOO_DATA_DIR") and os.path.isdir(_SHARED):
     os.environ["ZOO_DATA_DIR"] = _SHARED
 
+from benchmarks.machine import BUSY_LOAD, ONEDNN, cores, cpu_name, load_average, versions  # noqa: E402
+
 BATCH_SIZE = 128
 LEARNING_RATE = 1e-3
 RECIPE = "vae_mnist"
-BUSY_LOAD = 0.5
 
 MAIN = ["ours_jit", "ours_nojit", "keras_io_jit", "keras_io_nojit", "pythae_trainer", "pythae_loop"]
 DIAGNOSTIC = ["ours_jit_cached", "ours_jit_spe8"]
@@ -97,7 +99,6 @@ LABELS = {
 # The sweep run in fresh processes: (label, extra arguments, environment).
 # oneDNN's custom TensorFlow ops are off by default in this TensorFlow build
 # (TF_ENABLE_ONEDNN_OPTS unset); the other rows set it to 0 explicitly.
-ONEDNN = "TF_ENABLE_ONEDNN_OPTS"
 EXPLORE = [
     ("defaults (TensorFlow threads intra/inter 0/0, oneDNN off)", [], {ONEDNN: "0"}),
     ("threads intra 2, inter 1", ["--tf-threads", "2,1"], {ONEDNN: "0"}),
@@ -106,29 +107,6 @@ EXPLORE = [
     ("mixed_bfloat16", ["--bf16"], {ONEDNN: "0"}),
 ]
 SWEEP_KEYS = ["ours_jit", "ours_nojit"]
-
-
-# --------------------------------------------------------------------------- machine
-
-
-
-
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def versions() -> dict:
-    out = {"python": platform.python_version()}
-    for dist, key in [("tensorflow", "TensorFlow"), ("keras", "Keras"), ("tensorflow-probability", "TFP"),
-                      ("torch", "torch"), ("pythae", "pythae"), ("vae-zoo", "zoo")]:
-        try:
-            out[key] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
 
 
 def pythae_available() -> bool:
@@ -801,7 +779,6 @@ def parse_args(argv=None):
 
 
 def main(argv=None, log=None):
-    from zoo.training import cpu_name, load_average
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     args = parse_args(argv)
     t0 = time.time()

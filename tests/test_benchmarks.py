@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
+from benchmarks import machine
 
 from conftest import ROOT, load_benchmark
 
@@ -38,9 +39,7 @@ def test_script_writes_table_with_positive_finite_rows(bench, tmp_path):
 
     text = out.read_text()
     assert text.startswith("# Training throughput")
-    from zoo.training import cpu_name
-
-    assert f"Machine: {cpu_name()}, {bench.cores()} cores" in text  # the machine is noted
+    assert f"Machine: {machine.cpu_name()}, {machine.cores()} cores" in text  # the machine is noted
     assert not list(tmp_path.glob(".training_throughput.*"))  # no temp file left behind
     rows = {}
     for line in text.splitlines():
@@ -197,14 +196,28 @@ def test_is_throughput_counts_the_decoder_and_writes_its_table(tmp_path):
     assert text.count("\n| ") == len(bench.CONFIGS) + 1 and "TFLOP" in text
 
 
+def test_machine_reads_the_first_processor_of_cpuinfo():
+    two = "processor\t: 0\nmodel name\t: CPU A\nflags\t: fpu\n\nprocessor\t: 1\nmodel name\t: CPU B\n"
+    fields = machine.cpuinfo_fields(two)
+    assert (fields["processor"], fields["model name"], fields["flags"]) == ("0", "CPU A", "fpu")
+    assert machine.cpuinfo_fields("") == {}
+    assert {"python", "TensorFlow", "Keras"} <= set(machine.versions())
+
+
 def test_is_throughput_reads_the_cpu_ceiling_from_cpuinfo():
+    """An AVX2 machine (the last sessions') and an AVX-512 + AVX512_BF16 one (as /proc/cpuinfo
+    lists them: two processors, the flags of the current machine)."""
     bench = load_benchmark("is_throughput")
     avx2 = "model name\t: AMD EPYC\ncpu MHz\t\t: 2500.000\nflags\t\t: fpu sse2 avx avx2 fma f16c\n"
     ceiling, text = bench.cpu_fp32_ceiling(avx2, cores=2)
     assert ceiling == pytest.approx(2 * 2.5 * 2 * 8 * 2) and "no AVX-512" in text and "no native bf16" in text
-    avx512 = avx2.replace("fma f16c", "fma avx512f avx512_bf16")
+    assert not bench.native_bf16(avx2)
+    processor = ("processor\t: {}\nmodel name\t: AMD EPYC\ncpu MHz\t\t: 2600.000\nflags\t\t: fpu sse2 fma avx avx2 "
+                 "avx512f avx512dq avx512cd avx512bw avx512vl avx512_bf16 avx512_vnni\n\n")
+    avx512 = processor.format(0) + processor.format(1)
     ceiling, text = bench.cpu_fp32_ceiling(avx512, cores=2)
-    assert ceiling == pytest.approx(2 * 2.5 * 2 * 16 * 2) and "native bf16" in text and "no native" not in text
+    assert ceiling == pytest.approx(2 * 2.6 * 2 * 16 * 2) and "AVX-512" in text and "no AVX-512" not in text
+    assert "native bf16" in text and "no native" not in text and bench.native_bf16(avx512)
     ceiling, text = bench.cpu_fp32_ceiling("flags: avx2 fma\n", cores=2)
     assert math.isnan(ceiling) and "clock" in text
 
