@@ -1,5 +1,6 @@
-"""benchmarks/training_throughput.py: the script writes its table, and the plain
-keras.io-pattern model it compares against optimizes the same objective as ours."""
+"""benchmarks/training_throughput.py (its parts in benchmarks/throughput/): the script
+writes its table, and the plain keras.io-pattern model it compares against optimizes
+the same objective as ours; the other benchmarks' tables and helpers."""
 
 import math
 import os
@@ -13,6 +14,7 @@ import tensorflow as tf
 
 import zoo
 from benchmarks import machine
+from benchmarks.throughput import contenders, report
 
 from conftest import ROOT, load_benchmark
 
@@ -28,7 +30,7 @@ def _numbers(cell: str) -> list[float]:
 
 def test_script_writes_table_with_positive_finite_rows(bench, tmp_path):
     keys = ["ours_jit", "keras_io_jit"]
-    if bench.pythae_available():
+    if contenders.pythae_available():
         keys += ["pythae_trainer", "pythae_loop"]
     out = tmp_path / "throughput.md"
     results = bench.main(["--steps", "2", "--warmup", "1", "--runs", "2", "--only", ",".join(keys),
@@ -40,7 +42,7 @@ def test_script_writes_table_with_positive_finite_rows(bench, tmp_path):
     text = out.read_text()
     assert text.startswith("# Training throughput")
     assert f"Machine: {machine.cpu_name()}, {machine.cores()} cores" in text  # the machine is noted
-    assert not list(tmp_path.glob(".training_throughput.*"))  # no temp file left behind
+    assert [p.name for p in tmp_path.iterdir()] == ["throughput.md"]  # no temp file left behind
     rows = {}
     for line in text.splitlines():
         m = re.match(r"\| `(\w+)`: .*?\| ([^|]+) \| ([^|]+) \|", line)
@@ -54,10 +56,26 @@ def test_script_writes_table_with_positive_finite_rows(bench, tmp_path):
     ratio = [line for line in text.splitlines() if line.startswith("| ours / keras.io pattern, both jit")]
     assert len(ratio) == 1 and _numbers(ratio[0].split("|")[2])[0] > 0
     assert re.search(r"\| ours / keras\.io pattern, both jit \| [\d.]+ \| [\d.]+-[\d.]+ \| [+-]\d+\.\d%", ratio[0])
-    if bench.pythae_available():
+    if contenders.pythae_available():
         assert any(line.startswith("| ours (jit) / Pythae trainer |") for line in text.splitlines())
     nll = [line for line in text.splitlines() if line.startswith("| IS-NLL, k=20 |")]
     assert len(nll) == 1 and "extrapolated" in nll[0] and _numbers(nll[0].split("|")[2])[0] > 0
+
+
+def test_script_runs_from_anywhere_without_starting_tensorflow_on_import(tmp_path):
+    """The entry point finds its parts when run as a script from another folder with no
+    PYTHONPATH, and neither it nor its parts import TensorFlow or torch when imported:
+    `--onednn` and the thread settings must come before TensorFlow starts."""
+    script = os.path.join(ROOT, "benchmarks", "training_throughput.py")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True, env=env, cwd=tmp_path,
+                         timeout=120)
+    assert run.returncode == 0 and "--only" in run.stdout, run.stderr[-2000:]
+    check = ("import runpy, sys; runpy.run_path(sys.argv[1]); "
+             "assert not {'tensorflow', 'torch'} & set(sys.modules), sorted(sys.modules)")
+    run = subprocess.run([sys.executable, "-c", check, script], capture_output=True, text=True, env=env,
+                         cwd=tmp_path, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
 
 
 def test_busy_machine_is_flagged(bench):
@@ -65,9 +83,9 @@ def test_busy_machine_is_flagged(bench):
             "torch_threads": "n/a", "argv": [], "date": "today", "wall": 1.0}
     args = bench.parse_args(["--steps", "3", "--warmup", "1", "--runs", "2"])
     results = {"ours_jit": [100.0, 120.0]}
-    assert "machine was busy" in bench.render(info, results, {}, None, None, args)
+    assert "machine was busy" in report.render(info, results, {}, None, None, args)
     info["load_start"] = 0.2
-    assert "machine was busy" not in bench.render(info, results, {}, None, None, args)
+    assert "machine was busy" not in report.render(info, results, {}, None, None, args)
 
 
 def test_bad_arguments_are_refused(bench):
@@ -82,23 +100,23 @@ def test_bad_arguments_are_refused(bench):
         bench.main(["--onednn", "--only", "ours_jit", "--out", os.devnull], log=lambda msg: None)
 
 
-def _trained_ours(bench):
+def _trained_ours():
     """The shipped vae_mnist (trained weights: its decoder depends on z, so the noise
     matters), else the recipe's model after a few steps."""
     from zoo import presets
 
     if "vae_mnist" in presets.list_models():
         return zoo.load("vae_mnist")
-    ours = bench.build_ours()
+    ours = contenders.build_ours()
     ours.compile(optimizer="adam")
     x, _ = zoo.data.load_numpy("mnist", "train", "dynamic_binarize", take=2048)
     ours.fit(x, epochs=1, batch_size=128, verbose=0)
     return ours
 
 
-def test_keras_pattern_computes_our_loss_on_the_same_noise(bench):
-    ours = _trained_ours(bench)
-    plain = bench.build_keras_pattern()
+def test_keras_pattern_computes_our_loss_on_the_same_noise():
+    ours = _trained_ours()
+    plain = contenders.build_keras_pattern()
     assert ours.free_bits == 0 and ours.beta == 1.0  # the recipe's loss is recon + warm-up weight * KL
     for a, b in ((ours.encoder, plain.encoder), (ours.decoder, plain.decoder)):
         assert [w.shape for w in a.weights] == [w.shape for w in b.weights]
@@ -138,14 +156,14 @@ def test_keras_pattern_computes_our_loss_on_the_same_noise(bench):
     assert abs(float(other) - float(plain_loss)) > 0.05
 
 
-def test_pythae_model_mirrors_our_networks(bench):
-    if not bench.pythae_available():
+def test_pythae_model_mirrors_our_networks():
+    if not contenders.pythae_available():
         pytest.skip("torch/pythae not installed (benchmarks/requirements-peers.txt)")
     import torch
 
-    ours = bench.build_ours()
-    model = bench.build_pythae()
-    assert bench.count_parameters(model) == ours.encoder.count_params() + ours.decoder.count_params()
+    ours = contenders.build_ours()
+    model = contenders.build_pythae()
+    assert contenders.count_parameters(model) == ours.encoder.count_params() + ours.decoder.count_params()
     x = torch.bernoulli(torch.full((4, 1, 28, 28), 0.3))
     out = model({"data": x})
     assert tuple(out.recon_x.shape) == (4, 1, 28, 28)
