@@ -45,6 +45,7 @@ if ROOT not in sys.path:  # run as `python benchmarks/inference.py`: this checko
     sys.path.insert(0, ROOT)
 
 from benchmarks.machine import cpu_name  # noqa: E402
+from zoo.io import write_text  # noqa: E402
 
 
 def _dir_bytes(path: str) -> int:
@@ -193,8 +194,7 @@ def main(argv=None) -> int:
         lines += ["", f"int8 `decode`: reconstruction NLL {decode_int8['reconstruction_nll']:.2f} nats vs "
                       f"{decode_int8['reconstruction_nll_float']:.2f} in float "
                       f"({100 * decode_int8['reconstruction_nll_relative_change']:.2f}% change)."]
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_text(args.out, "\n".join(lines) + "\n")
     print(f"wrote {args.out}")
     return 0
 

@@ -48,10 +48,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import platform
 import statistics
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -62,6 +60,7 @@ if ROOT not in sys.path:  # run as `python benchmarks/is_subpixel.py`: this chec
     sys.path.insert(0, ROOT)
 
 from benchmarks.machine import BUSY_LOAD, cpu_name, load_average  # noqa: E402
+from zoo.io import write_text  # noqa: E402
 
 # --------------------------------------------------------------------------- the rewrite
 
@@ -280,12 +279,7 @@ def main(argv=None, log=print):
     result = measure(args.preset, args.images, args.k, args.rounds, args.k_chunks, log)
     command = "python benchmarks/is_subpixel.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = render(args.preset, args, result, load_start, load_average(), command.strip())
-    directory = os.path.dirname(os.path.abspath(args.out))
-    fd, tmp = tempfile.mkstemp(prefix=".is_subpixel.", suffix=".tmp", dir=directory)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, args.out)
+    write_text(args.out, text)
     log(text)
     return result
 

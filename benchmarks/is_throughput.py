@@ -31,6 +31,7 @@ if ROOT not in sys.path:  # run as `python benchmarks/is_throughput.py`: this ch
     sys.path.insert(0, ROOT)
 
 from benchmarks.machine import ONEDNN, cpuinfo_fields, load_average  # noqa: E402
+from zoo.io import write_text  # noqa: E402
 
 # (label, images per call, samples per call, XLA, bfloat16)
 CONFIGS = [
@@ -219,11 +220,8 @@ def main(argv=None, log=print):
         if math.isfinite(ceiling) else f"The CPU's own ceiling is unknown ({cpu}).",
     ]
     text = "\n".join(lines) + "\n"
-    if args.out != os.devnull:
-        tmp = args.out + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, args.out)
+    if args.out != os.devnull:  # a smoke run: an atomic write would try to replace /dev/null
+        write_text(args.out, text)
     return rows
 
 

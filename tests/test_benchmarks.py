@@ -185,6 +185,19 @@ def test_readme_presets_table_matches_the_model_cards():
         assert f"`{name}`" in table
 
 
+def test_quality_rewrites_only_the_readme_table(tmp_path):
+    quality = load_benchmark("quality")
+    card = {"dataset": "mnist", "variant": "vae", "metrics": {}}
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\n{quality.README_START}\nold table\n{quality.README_END}\n\nMore text.\n")
+    assert quality.update_readme([("vae_x", card)], path=str(readme))
+    assert readme.read_text() == (f"# Title\n\n{quality.README_START}\n{quality.readme_table([('vae_x', card)])}\n"
+                                  f"{quality.README_END}\n\nMore text.\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["README.md"]  # no temp file left
+    readme.write_text("no markers\n")
+    assert not quality.update_readme([("vae_x", card)], path=str(readme)) and readme.read_text() == "no markers\n"
+
+
 def test_quality_table_shows_what_a_card_measured():
     quality = load_benchmark("quality")
     card = {"dataset": "dsprites", "variant": "vae", "parameters": 760000, "epochs": 1,
@@ -212,6 +225,7 @@ def test_is_throughput_counts_the_decoder_and_writes_its_table(tmp_path):
     assert max(graph_fp32) - min(graph_fp32) < 3.0  # same estimator, different chunking of the same k
     text = out.read_text()
     assert text.count("\n| ") == len(bench.CONFIGS) + 1 and "TFLOP" in text
+    assert [p.name for p in tmp_path.iterdir()] == ["t.md"]  # written whole, no temp file left
 
 
 def test_machine_reads_the_first_processor_of_cpuinfo():
