@@ -97,6 +97,7 @@ def run_explore(args, script: str, log=print) -> dict:
 
 
 def summary(values):
+    """(median, min, max) of per-round values: the figure and its spread."""
     return statistics.median(values), min(values), max(values)
 
 
