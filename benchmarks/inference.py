@@ -40,13 +40,18 @@ tf.config.threading.set_inter_op_parallelism_threads(1)
 import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+if ROOT not in sys.path:  # run as `python benchmarks/inference.py`: this checkout's packages
+    sys.path.insert(0, ROOT)
+
+from benchmarks.machine import cpu_name  # noqa: E402
+from zoo.io import write_text  # noqa: E402
 
 
 def _dir_bytes(path: str) -> int:
     if os.path.isfile(path):
         return os.path.getsize(path)
     return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
-
 
 
 def _time(fn, calls: int, runs: int, warmup: int = 3) -> tuple[float, float, float]:
@@ -78,7 +83,6 @@ def _model(preset: str):
 
 
 def main(argv=None) -> int:
-    from zoo.training import cpu_name
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="vae_mnist")
     parser.add_argument("--calls", type=int, default=100, help="calls per timed run")
@@ -190,8 +194,7 @@ def main(argv=None) -> int:
         lines += ["", f"int8 `decode`: reconstruction NLL {decode_int8['reconstruction_nll']:.2f} nats vs "
                       f"{decode_int8['reconstruction_nll_float']:.2f} in float "
                       f"({100 * decode_int8['reconstruction_nll_relative_change']:.2f}% change)."]
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_text(args.out, "\n".join(lines) + "\n")
     print(f"wrote {args.out}")
     return 0
 

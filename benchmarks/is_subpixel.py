@@ -48,16 +48,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import platform
 import statistics
 import sys
-import tempfile
 import time
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BUSY_LOAD = 0.5
+ROOT = os.path.dirname(HERE)
+if ROOT not in sys.path:  # run as `python benchmarks/is_subpixel.py`: this checkout's packages
+    sys.path.insert(0, ROOT)
+
+from benchmarks.machine import BUSY_LOAD, cpu_name, load_average  # noqa: E402
+from zoo.io import write_text  # noqa: E402
 
 # --------------------------------------------------------------------------- the rewrite
 
@@ -183,8 +186,6 @@ def _images(card, num_images):
     return zoo.data.load_numpy(dataset, "test", card.get("preprocessing", "float"), take=num_images)
 
 
-
-
 def measure(preset: str, num_images: int, k: int, rounds: int, k_chunks=(100,), log=print) -> dict:
     """Seconds per round of the IS-NLL, Keras vs sub-pixel decoder, and their agreement."""
     import zoo
@@ -221,7 +222,6 @@ def measure(preset: str, num_images: int, k: int, rounds: int, k_chunks=(100,), 
 
 
 def render(preset, args, result, load_start, load_end, command) -> str:
-    from zoo.training import cpu_name, load_average
     import keras
     import tensorflow as tf
 
@@ -266,7 +266,6 @@ def render(preset, args, result, load_start, load_end, command) -> str:
 
 
 def main(argv=None, log=print):
-    from zoo.training import cpu_name, load_average
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--preset", default="vae_mnist")
     p.add_argument("--images", type=int, default=20)
@@ -280,12 +279,7 @@ def main(argv=None, log=print):
     result = measure(args.preset, args.images, args.k, args.rounds, args.k_chunks, log)
     command = "python benchmarks/is_subpixel.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = render(args.preset, args, result, load_start, load_average(), command.strip())
-    directory = os.path.dirname(os.path.abspath(args.out))
-    fd, tmp = tempfile.mkstemp(prefix=".is_subpixel.", suffix=".tmp", dir=directory)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, args.out)
+    write_text(args.out, text)
     log(text)
     return result
 

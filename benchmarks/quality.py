@@ -16,7 +16,10 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+if ROOT not in sys.path:  # run as `python benchmarks/quality.py`: this checkout's packages
+    sys.path.insert(0, ROOT)
+
+from zoo.io import write_text  # noqa: E402
 
 # Negative log-likelihoods on dynamically binarized MNIST (test set, nats), as published.
 LITERATURE = [
@@ -178,11 +181,7 @@ def update_readme(cards, path=os.path.join(ROOT, "README.md")) -> bool:
         return False
     head, rest = text.split(README_START, 1)
     _, tail = rest.split(README_END, 1)
-    new = f"{head}{README_START}\n{readme_table(cards)}\n{README_END}{tail}"
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(new)
-    os.replace(tmp, path)
+    write_text(path, f"{head}{README_START}\n{readme_table(cards)}\n{README_END}{tail}")
     return True
 
 
@@ -196,10 +195,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     cards = [(name, read_metadata(name)) for name in list_models()]
     text = render(cards)
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text + "\n")
-    os.replace(tmp, args.out)
+    write_text(args.out, text + "\n")
     if args.readme:
         update_readme(cards)
     print(text)

@@ -1,5 +1,6 @@
-"""benchmarks/training_throughput.py: the script writes its table, and the plain
-keras.io-pattern model it compares against optimizes the same objective as ours."""
+"""benchmarks/training_throughput.py (its parts in benchmarks/throughput/): the script
+writes its table, and the plain keras.io-pattern model it compares against optimizes
+the same objective as ours; the other benchmarks' tables and helpers."""
 
 import math
 import os
@@ -12,6 +13,8 @@ import pytest
 import tensorflow as tf
 
 import zoo
+from benchmarks import machine
+from benchmarks.throughput import contenders, report
 
 from conftest import ROOT, load_benchmark
 
@@ -27,7 +30,7 @@ def _numbers(cell: str) -> list[float]:
 
 def test_script_writes_table_with_positive_finite_rows(bench, tmp_path):
     keys = ["ours_jit", "keras_io_jit"]
-    if bench.pythae_available():
+    if contenders.pythae_available():
         keys += ["pythae_trainer", "pythae_loop"]
     out = tmp_path / "throughput.md"
     results = bench.main(["--steps", "2", "--warmup", "1", "--runs", "2", "--only", ",".join(keys),
@@ -38,10 +41,8 @@ def test_script_writes_table_with_positive_finite_rows(bench, tmp_path):
 
     text = out.read_text()
     assert text.startswith("# Training throughput")
-    from zoo.training import cpu_name
-
-    assert f"Machine: {cpu_name()}, {bench.cores()} cores" in text  # the machine is noted
-    assert not list(tmp_path.glob(".training_throughput.*"))  # no temp file left behind
+    assert f"Machine: {machine.cpu_name()}, {machine.cores()} cores" in text  # the machine is noted
+    assert [p.name for p in tmp_path.iterdir()] == ["throughput.md"]  # no temp file left behind
     rows = {}
     for line in text.splitlines():
         m = re.match(r"\| `(\w+)`: .*?\| ([^|]+) \| ([^|]+) \|", line)
@@ -55,10 +56,26 @@ def test_script_writes_table_with_positive_finite_rows(bench, tmp_path):
     ratio = [line for line in text.splitlines() if line.startswith("| ours / keras.io pattern, both jit")]
     assert len(ratio) == 1 and _numbers(ratio[0].split("|")[2])[0] > 0
     assert re.search(r"\| ours / keras\.io pattern, both jit \| [\d.]+ \| [\d.]+-[\d.]+ \| [+-]\d+\.\d%", ratio[0])
-    if bench.pythae_available():
+    if contenders.pythae_available():
         assert any(line.startswith("| ours (jit) / Pythae trainer |") for line in text.splitlines())
     nll = [line for line in text.splitlines() if line.startswith("| IS-NLL, k=20 |")]
     assert len(nll) == 1 and "extrapolated" in nll[0] and _numbers(nll[0].split("|")[2])[0] > 0
+
+
+def test_script_runs_from_anywhere_without_starting_tensorflow_on_import(tmp_path):
+    """The entry point finds its parts when run as a script from another folder with no
+    PYTHONPATH, and neither it nor its parts import TensorFlow or torch when imported:
+    `--onednn` and the thread settings must come before TensorFlow starts."""
+    script = os.path.join(ROOT, "benchmarks", "training_throughput.py")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True, env=env, cwd=tmp_path,
+                         timeout=120)
+    assert run.returncode == 0 and "--only" in run.stdout, run.stderr[-2000:]
+    check = ("import runpy, sys; runpy.run_path(sys.argv[1]); "
+             "assert not {'tensorflow', 'torch'} & set(sys.modules), sorted(sys.modules)")
+    run = subprocess.run([sys.executable, "-c", check, script], capture_output=True, text=True, env=env,
+                         cwd=tmp_path, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
 
 
 def test_busy_machine_is_flagged(bench):
@@ -66,9 +83,9 @@ def test_busy_machine_is_flagged(bench):
             "torch_threads": "n/a", "argv": [], "date": "today", "wall": 1.0}
     args = bench.parse_args(["--steps", "3", "--warmup", "1", "--runs", "2"])
     results = {"ours_jit": [100.0, 120.0]}
-    assert "machine was busy" in bench.render(info, results, {}, None, None, args)
+    assert "machine was busy" in report.render(info, results, {}, None, None, args)
     info["load_start"] = 0.2
-    assert "machine was busy" not in bench.render(info, results, {}, None, None, args)
+    assert "machine was busy" not in report.render(info, results, {}, None, None, args)
 
 
 def test_bad_arguments_are_refused(bench):
@@ -83,23 +100,23 @@ def test_bad_arguments_are_refused(bench):
         bench.main(["--onednn", "--only", "ours_jit", "--out", os.devnull], log=lambda msg: None)
 
 
-def _trained_ours(bench):
+def _trained_ours():
     """The shipped vae_mnist (trained weights: its decoder depends on z, so the noise
     matters), else the recipe's model after a few steps."""
     from zoo import presets
 
     if "vae_mnist" in presets.list_models():
         return zoo.load("vae_mnist")
-    ours = bench.build_ours()
+    ours = contenders.build_ours()
     ours.compile(optimizer="adam")
     x, _ = zoo.data.load_numpy("mnist", "train", "dynamic_binarize", take=2048)
     ours.fit(x, epochs=1, batch_size=128, verbose=0)
     return ours
 
 
-def test_keras_pattern_computes_our_loss_on_the_same_noise(bench):
-    ours = _trained_ours(bench)
-    plain = bench.build_keras_pattern()
+def test_keras_pattern_computes_our_loss_on_the_same_noise():
+    ours = _trained_ours()
+    plain = contenders.build_keras_pattern()
     assert ours.free_bits == 0 and ours.beta == 1.0  # the recipe's loss is recon + warm-up weight * KL
     for a, b in ((ours.encoder, plain.encoder), (ours.decoder, plain.decoder)):
         assert [w.shape for w in a.weights] == [w.shape for w in b.weights]
@@ -139,14 +156,14 @@ def test_keras_pattern_computes_our_loss_on_the_same_noise(bench):
     assert abs(float(other) - float(plain_loss)) > 0.05
 
 
-def test_pythae_model_mirrors_our_networks(bench):
-    if not bench.pythae_available():
+def test_pythae_model_mirrors_our_networks():
+    if not contenders.pythae_available():
         pytest.skip("torch/pythae not installed (benchmarks/requirements-peers.txt)")
     import torch
 
-    ours = bench.build_ours()
-    model = bench.build_pythae()
-    assert bench.count_parameters(model) == ours.encoder.count_params() + ours.decoder.count_params()
+    ours = contenders.build_ours()
+    model = contenders.build_pythae()
+    assert contenders.count_parameters(model) == ours.encoder.count_params() + ours.decoder.count_params()
     x = torch.bernoulli(torch.full((4, 1, 28, 28), 0.3))
     out = model({"data": x})
     assert tuple(out.recon_x.shape) == (4, 1, 28, 28)
@@ -166,6 +183,19 @@ def test_readme_presets_table_matches_the_model_cards():
     assert table == quality.readme_table(cards).strip(), "README presets table is stale: run benchmarks/quality.py"
     for name, _ in cards:
         assert f"`{name}`" in table
+
+
+def test_quality_rewrites_only_the_readme_table(tmp_path):
+    quality = load_benchmark("quality")
+    card = {"dataset": "mnist", "variant": "vae", "metrics": {}}
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\n{quality.README_START}\nold table\n{quality.README_END}\n\nMore text.\n")
+    assert quality.update_readme([("vae_x", card)], path=str(readme))
+    assert readme.read_text() == (f"# Title\n\n{quality.README_START}\n{quality.readme_table([('vae_x', card)])}\n"
+                                  f"{quality.README_END}\n\nMore text.\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["README.md"]  # no temp file left
+    readme.write_text("no markers\n")
+    assert not quality.update_readme([("vae_x", card)], path=str(readme)) and readme.read_text() == "no markers\n"
 
 
 def test_quality_table_shows_what_a_card_measured():
@@ -195,16 +225,31 @@ def test_is_throughput_counts_the_decoder_and_writes_its_table(tmp_path):
     assert max(graph_fp32) - min(graph_fp32) < 3.0  # same estimator, different chunking of the same k
     text = out.read_text()
     assert text.count("\n| ") == len(bench.CONFIGS) + 1 and "TFLOP" in text
+    assert [p.name for p in tmp_path.iterdir()] == ["t.md"]  # written whole, no temp file left
+
+
+def test_machine_reads_the_first_processor_of_cpuinfo():
+    two = "processor\t: 0\nmodel name\t: CPU A\nflags\t: fpu\n\nprocessor\t: 1\nmodel name\t: CPU B\n"
+    fields = machine.cpuinfo_fields(two)
+    assert (fields["processor"], fields["model name"], fields["flags"]) == ("0", "CPU A", "fpu")
+    assert machine.cpuinfo_fields("") == {}
+    assert {"python", "TensorFlow", "Keras"} <= set(machine.versions())
 
 
 def test_is_throughput_reads_the_cpu_ceiling_from_cpuinfo():
+    """An AVX2 machine (the last sessions') and an AVX-512 + AVX512_BF16 one (as /proc/cpuinfo
+    lists them: two processors, the flags of the current machine)."""
     bench = load_benchmark("is_throughput")
     avx2 = "model name\t: AMD EPYC\ncpu MHz\t\t: 2500.000\nflags\t\t: fpu sse2 avx avx2 fma f16c\n"
     ceiling, text = bench.cpu_fp32_ceiling(avx2, cores=2)
     assert ceiling == pytest.approx(2 * 2.5 * 2 * 8 * 2) and "no AVX-512" in text and "no native bf16" in text
-    avx512 = avx2.replace("fma f16c", "fma avx512f avx512_bf16")
+    assert not bench.native_bf16(avx2)
+    processor = ("processor\t: {}\nmodel name\t: AMD EPYC\ncpu MHz\t\t: 2600.000\nflags\t\t: fpu sse2 fma avx avx2 "
+                 "avx512f avx512dq avx512cd avx512bw avx512vl avx512_bf16 avx512_vnni\n\n")
+    avx512 = processor.format(0) + processor.format(1)
     ceiling, text = bench.cpu_fp32_ceiling(avx512, cores=2)
-    assert ceiling == pytest.approx(2 * 2.5 * 2 * 16 * 2) and "native bf16" in text and "no native" not in text
+    assert ceiling == pytest.approx(2 * 2.6 * 2 * 16 * 2) and "AVX-512" in text and "no AVX-512" not in text
+    assert "native bf16" in text and "no native" not in text and bench.native_bf16(avx512)
     ceiling, text = bench.cpu_fp32_ceiling("flags: avx2 fma\n", cores=2)
     assert math.isnan(ceiling) and "clock" in text
 

@@ -116,3 +116,16 @@ def test_other_layers_are_refused(bench):
     out = keras.layers.UpSampling2D(2)(h)
     with pytest.raises(ValueError, match="not one that"):
         bench.subpixel_decoder(keras.Model(z_in, out))
+
+
+def test_script_times_both_decoders_and_writes_its_table(bench, tmp_path):
+    out = tmp_path / "subpixel.md"
+    result = bench.main(["--images", "2", "--k", "20", "--rounds", "2", "--k-chunks", "10", "--out", str(out)],
+                        log=lambda msg: None)
+    assert sorted(result["seconds"]) == [("keras", 10), ("subpixel", 10)]
+    assert all(len(v) == 2 and all(t > 0 for t in v) for v in result["seconds"].values())
+    assert result["agreement"][10]["max_abs_diff_nats"] < 1e-3
+    assert "decoder_params" not in vars(result["model"])  # the Keras decoder is back after the runs
+    text = out.read_text()
+    assert text.startswith("# IS-NLL with a sub-pixel decoder") and "| sub-pixel 2x2 conv, XLA | 10 |" in text
+    assert [p.name for p in tmp_path.iterdir()] == ["subpixel.md"]  # written whole, no temp file left

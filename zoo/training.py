@@ -97,35 +97,8 @@ def training_batches(images, labels, batch_size: int, preprocessing: str, seed: 
     return ds.map(load_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 
-def cpuinfo_fields(text: str | None = None) -> dict:
-    """The first value of each field of /proc/cpuinfo (or of `text`); {} where there is none."""
-    if text is None:
-        try:
-            with open("/proc/cpuinfo") as f:
-                text = f.read()
-        except OSError:
-            return {}
-    fields = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
-    return fields
-
-
-def cpu_name() -> str:
-    """The CPU's model name (from /proc/cpuinfo where there is one), for benchmark reports."""
-    return cpuinfo_fields().get("model name") or platform.processor() or "unknown CPU"
-
-
-def load_average() -> float:
-    """The 1-minute load average (NaN where the OS has none)."""
-    try:
-        return float(os.getloadavg()[0])
-    except OSError:
-        return float("nan")
-
-
 def machine_description() -> str:
+    """The machine and library versions a model card records its training ran on."""
     description = f"{platform.machine()} {os.cpu_count()} cores, {platform.system()}, TF {tf.__version__}, Keras {keras.__version__}"
     # oneDNN kernels are ~1.3x faster here but change float rounding: the card says which ran.
     onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
