@@ -48,6 +48,10 @@ class Likelihood:
     discrete = True
     preprocessing = "float"
 
+    def num_params(self, channels: int) -> int:
+        """Raw decoder outputs per pixel for images of `channels` channels."""
+        return self.params_per_channel * channels
+
     def distribution(self, raw) -> tfd.Distribution:
         raise NotImplementedError
 
@@ -117,7 +121,187 @@ class GaussianLikelihood(Likelihood):
         return {"name": self.name, "min_scale": self.min_scale}
 
 
-LIKELIHOODS = {cls.name: cls for cls in (BernoulliLikelihood, GaussianLikelihood)}
+# The 256 levels of an 8-bit pixel, as the loaders give them: x = k / 255.
+LEVELS = 255.0
+
+
+def _log_sigmoid_difference(a, b):
+    """log(sigmoid(a) - sigmoid(b)) for a > b, stable in both tails.
+
+    sigmoid(a) - sigmoid(b) = e^a (1 - e^(b-a)) / ((1 + e^a)(1 + e^b)), so its log is
+    -softplus(-a) - softplus(b) + log(-expm1(b - a)): no difference of two nearly
+    equal probabilities is ever formed, so a bin far out in a tail keeps its exact
+    (tiny) mass in float32 instead of rounding to 0 (PixelCNN++ falls back to the
+    density at the bin centre there; this needs no fallback).
+    """
+    return -tf.nn.softplus(-a) - tf.nn.softplus(b) + tf.math.log(-tf.math.expm1(b - a))
+
+
+class DiscretizedLogisticMixture(tfd.Distribution):
+    """8-bit images as a mixture of discretized logistics per pixel (Salimans et al. 2017).
+
+    Each pixel picks one of K components (shared by its channels); given it, channel
+    c is a logistic with location mu_c and scale s_c, discretized to the 256 levels
+    x = k/255 (the mass of [x - 1/510, x + 1/510]; the end levels 0 and 1 take the
+    tails). For RGB the channels depend linearly on the ones before them, as in
+    PixelCNN++: mu_g + a x_r and mu_b + b x_r + c x_g. `log_prob` is the exact log
+    probability mass of the image, so bits/dim need no dequantization term.
+
+    Args:
+        logits: [..., H, W, K] mixture logits.
+        locs: [..., H, W, C, K] locations, in the units of x ([0, 1]).
+        log_scales: [..., H, W, C, K].
+        coeffs: [..., H, W, 3, K] (RGB only) the coefficients a, b, c in (-1, 1).
+
+    The event is one image [H, W, C]; values are floats k / 255.
+    """
+
+    def __init__(self, logits, locs, log_scales, coeffs=None, validate_args=False, allow_nan_stats=True,
+                 name="DiscretizedLogisticMixture"):
+        parameters = dict(locals())
+        with tf.name_scope(name) as name:
+            self._logits = tf.convert_to_tensor(logits, tf.float32)
+            self._locs = tf.convert_to_tensor(locs, tf.float32)
+            self._log_scales = tf.convert_to_tensor(log_scales, tf.float32)
+            self._coeffs = None if coeffs is None else tf.convert_to_tensor(coeffs, tf.float32)
+            super().__init__(dtype=tf.float32, reparameterization_type=tfd.NOT_REPARAMETERIZED,
+                             validate_args=validate_args, allow_nan_stats=allow_nan_stats,
+                             parameters=parameters, name=name)
+
+    @classmethod
+    def _parameter_properties(cls, dtype, num_classes=None):
+        return {
+            "logits": tfp.util.ParameterProperties(event_ndims=3),
+            "locs": tfp.util.ParameterProperties(event_ndims=4),
+            "log_scales": tfp.util.ParameterProperties(event_ndims=4),
+            "coeffs": tfp.util.ParameterProperties(event_ndims=4),
+        }
+
+    def _event_shape(self):
+        return self._locs.shape[-4:-1]
+
+    def _event_shape_tensor(self):
+        return tf.shape(self._locs)[-4:-1]
+
+    def _batch_shape(self):
+        return self._locs.shape[:-4]
+
+    def _batch_shape_tensor(self):
+        return tf.shape(self._locs)[:-4]
+
+    def _channel_locs(self, x):
+        """Component locations [..., H, W, C, K] given the image's own earlier channels."""
+        if self._coeffs is None:
+            return self._locs
+        r, g = x[..., 0:1, None], x[..., 1:2, None]  # [..., H, W, 1, 1]
+        a, b, c = tf.unstack(self._coeffs, axis=-2)  # each [..., H, W, K]
+        mu_r, mu_g, mu_b = tf.unstack(self._locs, axis=-2)
+        return tf.stack([mu_r, mu_g + a * r[..., 0, :], mu_b + b * r[..., 0, :] + c * g[..., 0, :]], axis=-2)
+
+    def _log_prob(self, x):
+        x = tf.round(tf.convert_to_tensor(x, tf.float32) * LEVELS) / LEVELS  # exactly on the grid
+        locs = self._channel_locs(x)
+        xk = x[..., None]  # [..., H, W, C, 1]
+        inv_scale = tf.exp(-self._log_scales)
+        upper = inv_scale * (xk - locs + 0.5 / LEVELS)
+        lower = inv_scale * (xk - locs - 0.5 / LEVELS)
+        per_channel = tf.where(
+            xk < 0.5 / LEVELS, -tf.nn.softplus(-upper),  # level 0 takes the lower tail
+            tf.where(xk > 1.0 - 0.5 / LEVELS, -tf.nn.softplus(lower),  # level 255 the upper tail
+                     _log_sigmoid_difference(upper, lower)))
+        log_mix = tf.nn.log_softmax(self._logits, axis=-1) + tf.reduce_sum(per_channel, axis=-2)  # [..., H, W, K]
+        return tf.reduce_sum(tf.reduce_logsumexp(log_mix, axis=-1), axis=[-3, -2, -1])
+
+    def _sample_n(self, n, seed=None):
+        component_seed, noise_seed = tfp.random.split_seed(seed, n=2)
+        k = tfd.Categorical(logits=self._logits).sample(n, seed=component_seed)  # [n, ..., H, W]
+        one_hot = tf.one_hot(k, tf.shape(self._logits)[-1])[..., None, :]  # [n, ..., H, W, 1, K]
+        shape = tf.concat([[n], tf.shape(self._locs)[:-1]], axis=0)
+        u = tf.random.stateless_uniform(shape, seed=noise_seed, minval=1e-5, maxval=1.0 - 1e-5)
+        noise = tf.math.log(u) - tf.math.log1p(-u)  # standard logistic draws [n, ..., H, W, C]
+        scale = tf.reduce_sum(one_hot * tf.exp(self._log_scales), axis=-1)
+        loc = tf.reduce_sum(one_hot * self._locs, axis=-1)
+        channels = []
+        for ch in range(self._locs.shape[-2]):  # channel by channel: G and B see the drawn R (and G)
+            mu = loc[..., ch]
+            if self._coeffs is not None and ch > 0:
+                coeff = tf.reduce_sum(one_hot[..., 0, :] * self._coeffs[..., ch - 1 + (ch == 2), :], axis=-1)
+                mu += coeff * channels[0]
+                if ch == 2:
+                    mu += tf.reduce_sum(one_hot[..., 0, :] * self._coeffs[..., 2, :], axis=-1) * channels[1]
+            draw = mu + scale[..., ch] * noise[..., ch]
+            channels.append(tf.round(tf.clip_by_value(draw, 0.0, 1.0) * LEVELS) / LEVELS)
+        return tf.stack(channels, axis=-1)
+
+    def _mean(self):
+        # The components' locations, clipped to [0, 1] and mixed: the exact mean
+        # differs only by the tail mass that the end levels absorb, and for RGB the
+        # dependence is applied at the earlier channels' mean (a first-order value).
+        weights = tf.nn.softmax(self._logits, axis=-1)[..., None, :]  # [..., H, W, 1, K]
+        mean = tf.reduce_sum(weights * tf.clip_by_value(self._locs, 0.0, 1.0), axis=-1)
+        if self._coeffs is None:
+            return mean
+        return tf.clip_by_value(tf.reduce_sum(weights * tf.clip_by_value(self._channel_locs(mean), 0.0, 1.0),
+                                              axis=-1), 0.0, 1.0)
+
+
+class DiscretizedLogisticMixtureLikelihood(Likelihood):
+    """8-bit images (grey or RGB): a `DiscretizedLogisticMixture` of K components.
+
+    The decoder emits per pixel K mixture logits, then per channel K locations and
+    K raw log-scales, and for RGB 3K raw channel coefficients (tanh-squashed). Fit it
+    to images as the loaders give them, x = pixel / 255 (preprocessing "float").
+
+    Args:
+        num_components: K.
+        min_log_scale: lower bound on log s (s in units of x; e^-7 ~ a quarter of a
+            level), which keeps the loss finite when a component collapses.
+    """
+
+    name = "discretized_logistic_mixture"
+    discrete = True
+    preprocessing = "float"
+
+    def __init__(self, num_components: int = 5, min_log_scale: float = -7.0):
+        self.num_components = int(num_components)
+        if self.num_components < 1:
+            raise ValueError(f"num_components must be >= 1, got {num_components}")
+        self.min_log_scale = float(min_log_scale)
+
+    def num_params(self, channels: int) -> int:
+        if channels not in (1, 3):
+            raise ValueError(f"{self.name} models grey (1) or RGB (3) images, not {channels} channels")
+        return self.num_components * (1 + 2 * channels + (3 if channels == 3 else 0))
+
+    def _split(self, raw):
+        k = self.num_components
+        channels = 3 if raw.shape[-1] == self.num_params(3) else 1
+        shape = tf.concat([tf.shape(raw)[:-1], [channels, k]], axis=0)
+        logits = raw[..., :k]
+        locs = tf.reshape(raw[..., k:k + channels * k], shape)
+        log_scales = tf.maximum(tf.reshape(raw[..., k + channels * k:k + 2 * channels * k], shape),
+                                self.min_log_scale)
+        coeffs = None
+        if channels == 3:
+            coeffs = tf.tanh(tf.reshape(raw[..., 7 * k:], tf.concat([tf.shape(raw)[:-1], [3, k]], axis=0)))
+        return logits, locs, log_scales, coeffs
+
+    def distribution(self, raw):
+        return DiscretizedLogisticMixture(*self._split(raw))
+
+    def mean(self, raw):
+        return self.distribution(raw).mean()
+
+    def parameters(self, raw):
+        logits, locs, log_scales, coeffs = self._split(raw)
+        out = {"logits": logits, "locs": locs, "scales": tf.exp(log_scales)}
+        return out if coeffs is None else {**out, "coeffs": coeffs}
+
+    def get_config(self):
+        return {"name": self.name, "num_components": self.num_components, "min_log_scale": self.min_log_scale}
+
+
+LIKELIHOODS = {cls.name: cls for cls in (BernoulliLikelihood, GaussianLikelihood, DiscretizedLogisticMixtureLikelihood)}
 
 
 def get_likelihood(config) -> Likelihood:

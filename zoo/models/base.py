@@ -121,7 +121,7 @@ class LatentVariableModel(keras.Model):
         )
         self.decoder = nets.build_decoder(
             self.image_shape, self.widths, self.hidden_dim, self.latent_dim,
-            self.likelihood.params_per_channel * self.image_shape[-1],
+            self.likelihood.num_params(self.image_shape[-1]),
             condition_dim=condition_dim, activation=activation,
         )
         self.prior = get_prior(prior, self.prior_latent_dim)
