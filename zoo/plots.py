@@ -55,6 +55,25 @@ def _text_size(draw: ImageDraw.ImageDraw, text: str, font) -> tuple[int, int]:
     return right - left, bottom - top
 
 
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
+    """`text` with its lines broken between words to fit `width` pixels where they can."""
+    lines = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            longer = f"{line} {word}" if line else word
+            if line and _text_size(draw, longer, font)[0] > width:
+                lines.append(line)
+                longer = word
+            line = longer
+        lines.append(line)
+    return "\n".join(lines)
+
+
+# Narrowest a title is wrapped to: below it the picture widens instead.
+MIN_TITLE_WIDTH = 240
+
+
 def picture(images, cols: int | None = None, scale: int = 2, title: str | None = None,
             row_labels=None, col_labels=None) -> np.ndarray:
     """The grid of `images` scaled up, with words around it; uint8 [H, W, C].
@@ -80,11 +99,13 @@ def picture(images, cols: int | None = None, scale: int = 2, title: str | None =
     cell_h, cell_w = (h + 1) * scale, (w + 1) * scale  # one image and its separator
     font = ImageFont.load_default(size=FONT_SIZE)
     draw = ImageDraw.Draw(body)  # only to measure text
-    title_w, title_h = _text_size(draw, title, font) if title else (0, 0)
     row_w = max((_text_size(draw, str(t), font)[0] for t in row_labels or ()), default=0)
     col_h = FONT_SIZE + MARGIN if col_labels else 0
     left = row_w + MARGIN if row_labels else 0
-    # A title wider than the grid widens the picture on the left, so the grid keeps its corner.
+    if title:
+        title = _wrap(draw, title, font, max(left + body.width, MIN_TITLE_WIDTH))
+    title_w, title_h = _text_size(draw, title, font) if title else (0, 0)
+    # A title still wider than the grid widens the picture on the left, so the grid keeps its corner.
     left = max(left, title_w - body.width)
     top = (title_h + MARGIN if title else 0) + col_h
     canvas = Image.new(body.mode, (MARGIN + left + body.width + MARGIN, MARGIN + top + body.height + MARGIN),

@@ -66,6 +66,11 @@ def ranked_dims(model, card: dict, count: int):
     return order, dim_labels(order, scores, unit), source
 
 
+def tick(value: float, digits: int = 2) -> str:
+    """A signed tick label, "+1.64"; never "-0.00"."""
+    return f"{round(float(value), digits) + 0.0:+.{digits}f}"
+
+
 def dim_labels(chosen, scores, unit: str) -> list[str]:
     """"dim d (KL x.xx nats)" per chosen dimension (or "(var x.xx)" for a variance)."""
     return [f"dim {d} ({unit} {scores[d]:.2f}{' nats' if unit == 'KL' else ''})" for d in chosen]
@@ -165,7 +170,7 @@ def run_demo(args) -> int:
     values = np.linspace(-3, 3, 9, dtype=np.float32)
     start = "test image 0" if x is not None else "z = 0"
     plots.save_grid(plots.traversal(model, None if x is None else x[0], chosen, values, y=label), out("traversal"),
-                    cols=len(values), row_labels=row_labels, col_labels=[f"{v:+g}" for v in values],
+                    cols=len(values), row_labels=row_labels, col_labels=[tick(v, 1) for v in values],
                     title=f"{short}: latent traversal from {start}, the {len(chosen)} dims with the highest "
                           f"{'KL' if 'KL' in row_labels[0] else 'variance'}")
     print(f"{short}: {card.get('description', '')}")
@@ -293,14 +298,14 @@ def run_traverse(args) -> int:
     title = f"{_name(args.name)}: traversal of test image #{args.index}"
     if args.out.lower().endswith(".gif"):
         per_value = images.reshape(len(chosen), count, *images.shape[1:]).transpose(1, 0, 2, 3, 4)
-        frames = [plots.picture(column, cols=1, row_labels=row_labels, title=f"{title}\nz[dim] = {v:+.2f}")
+        frames = [plots.picture(column, cols=1, row_labels=row_labels, title=f"{title}\nz[dim] = {tick(v)}")
                   for column, v in zip(per_value, values)]
         plots.save_gif(frames, args.out, scale=1, duration_ms=args.frame_ms)
         print(f"wrote {args.out} ({count} frames, dims {chosen} as rows, values {lo:g}..{hi:g})")
     else:
         plots.save_grid(images, args.out, cols=count, row_labels=row_labels,
-                        col_labels=[f"{v:+.2g}" for v in values],
-                        title=f"{title}: one latent dim swept per row,\nthe others at its posterior mean")
+                        col_labels=[tick(v, 2 if count > 9 else 1) for v in values],
+                        title=f"{title}: one latent dim swept per row, the others at its posterior mean")
         print(f"wrote {args.out} (dims {chosen} as rows, values {lo:g}..{hi:g} as columns)")
     return 0
 
@@ -344,8 +349,8 @@ def run_manifold(args) -> int:
     # plots.manifold's grid: columns dims[0] low to high, rows dims[1] high to low.
     q = norm.ppf(np.linspace(0.05, 0.95, args.n))
     plots.save_grid(plots.manifold(model, args.n, (d0, d1), y=args.label), args.out, cols=args.n,
-                    col_labels=[f"{v:+.1f}" for v in q], row_labels=[f"z{d1} {v:+.2f}" for v in q[::-1]],
-                    title=f"{_name(args.name)}: E[x|z] over latent dims {d0} (columns, z{d0} above) and {d1} (rows);\n"
+                    col_labels=[tick(v, 1) for v in q], row_labels=[f"z{d1} {tick(v)}" for v in q[::-1]],
+                    title=f"{_name(args.name)}: E[x|z] over latent dims {d0} (columns, z{d0} above) and {d1} (rows); "
                           "other dims 0, values at the 5%..95% quantiles of N(0, 1)")
     print(f"wrote {args.out} ({args.n}x{args.n} grid over latent dims {d0} (columns) and {d1} (rows); other dims 0)")
     return 0
