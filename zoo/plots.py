@@ -94,7 +94,7 @@ def picture(images, cols: int | None = None, scale: int = 2, title: str | None =
     if not (title or row_labels or col_labels):
         return np.asarray(_image(array, scale)).reshape(array.shape[0] * scale, array.shape[1] * scale, -1)
     n, h, w, _ = np.asarray(images).shape
-    cols = cols or int(math.ceil(math.sqrt(n)))
+    cols = cols or math.ceil(math.sqrt(n))
     body = _image(array, scale)
     cell_h, cell_w = (h + 1) * scale, (w + 1) * scale  # one image and its separator
     font = ImageFont.load_default(size=FONT_SIZE)

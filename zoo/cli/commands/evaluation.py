@@ -158,8 +158,6 @@ def progress_counter(label: str):
 
 def run_anomaly(args) -> int:
     """Scores images against a preset, fits or takes a threshold, prints and saves the table."""
-    import numpy as np
-
     from zoo import data
     from zoo.evaluate.anomaly import anomaly_scores, score_name, threshold_at_fpr
     from zoo.io import write_json
