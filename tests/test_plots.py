@@ -72,3 +72,18 @@ def test_interpolation_and_traversal_decode_the_right_codes(mnist_binary):
         z[row * 3:(row + 1) * 3, d] = values
     np.testing.assert_allclose(images, model.decode_mean(z).numpy(), atol=1e-5)
     assert np.abs(images[0] - images[2]).max() > 1e-3  # 100x the tolerance above
+
+
+def test_picture_with_words_keeps_the_grid_intact_in_its_corner():
+    images = np.random.default_rng(0).random((6, 5, 4, 1)).astype(np.float32)
+    plain = plots.picture(images, cols=3, scale=2)
+    np.testing.assert_array_equal(plain, np.repeat(np.repeat(plots.grid(images, cols=3), 2, 0), 2, 1))
+    labelled = plots.picture(images, cols=3, scale=2, title="a title wider than the little grid",
+                             row_labels=["row 0", "row 1"], col_labels=["a", "b", "c"])
+    h, w = plain.shape[:2]
+    bottom, right = labelled.shape[0] - plots.MARGIN, labelled.shape[1] - plots.MARGIN
+    np.testing.assert_array_equal(labelled[bottom - h:bottom, right - w:right], plain)
+    # Words: dark pixels left of the grid (row labels) and above it (title, column labels).
+    assert labelled[bottom - h:bottom, :right - w].min() < 100
+    assert labelled[:bottom - h].min() < 100
+    assert labelled.shape[1] > w + 100  # the row labels' column

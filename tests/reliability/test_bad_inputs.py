@@ -5,7 +5,7 @@ and the trace-time check (tests/models/test_vae.py), preset checksum / missing f
 unregistered class / close names through the API (tests/test_presets.py), missing or
 damaged dataset sources through the API (tests/data/test_sources.py), bad export
 requests (tests/test_export.py). Here: iwae_bound, the CVAE, labels, sample(n),
-decode's z, the CLI (exit code 1 and one clear line on stderr), and the SavedModel's
+decode's z, the CLI (exit code 1 and one clear line on stderr; 2 for a bad argument), and the SavedModel's
 input spec.
 """
 
@@ -156,13 +156,18 @@ def test_cli_names_a_missing_preset_file(preset_dir, capsys, tmp_path, missing):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["sample", "vae_tiny", "-n", "0"], "n must be a positive number of samples, got 0"),
     (["sample", "cvae_tiny", "--label", "10"], r"class indices must lie in [0, 10)"),
     (["sample", "cvae_tiny"], "pass labels"),
 ])
 def test_cli_bad_sample_arguments(preset_dir, capsys, tmp_path, argv, message):
     err = _cli_error(capsys, [*argv, "--out", str(tmp_path / "s.png")])
     assert message in err
+
+
+def test_cli_sample_count_is_a_usage_error(preset_dir, capsys, tmp_path):
+    with pytest.raises(SystemExit) as e:
+        main(["sample", "vae_tiny", "-n", "0", "--out", str(tmp_path / "s.png")])
+    assert e.value.code == 2 and "argument -n: must be a positive integer, got 0" in capsys.readouterr().err
 
 
 def _recipe(tmp_path, **changes):

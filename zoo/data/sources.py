@@ -242,3 +242,37 @@ def load_arrays(name: str, split: str = "train", data_dir=None) -> tuple[np.ndar
     return _load_arrays_cached(
         name, split, os.fspath(data_dir) if data_dir else None, os.environ.get(DATA_DIR_ENV, "")
     )
+
+
+def describe_sources() -> list[dict]:
+    """Where each registered dataset is found, without reading or downloading it.
+
+    Checks the local sources in `load_arrays`' order (folders, the Keras cache); a
+    generated dataset is always found. TensorFlow Datasets is named among the places
+    looked, since whether it can provide the data shows only when it is asked.
+
+    Returns:
+        One dict per dataset, by name: `dataset`, `found` (bool), `where` (the folder
+        or file, or None), `looked` (the places tried), `how_to_add` (the install hint).
+    """
+    out = []
+    for name, spec in sorted(DATASETS.items()):
+        looked, where = [], None
+        if spec.generator is not None:
+            where = f"generated from its specification ({name} needs no files)"
+        for directory in [] if where else _candidate_dirs(spec, None):
+            if spec.idx_files and all(_find_idx_pair(directory, stems) for stems in spec.idx_files.values()):
+                where = directory
+                break
+            looked.append(directory)
+        if where is None and spec.keras_cache and spec.keras_cache.endswith(".npz"):
+            path = os.path.join(_keras_cache_dir(), spec.keras_cache)
+            if os.path.isfile(path):
+                where = path
+            else:
+                looked.append(path)
+        if where is None and spec.tfds_name:
+            looked.append(f"tensorflow_datasets {spec.tfds_name!r} (its cache, or a download when online)")
+        out.append({"dataset": name, "found": where is not None, "where": where, "looked": looked,
+                    "how_to_add": spec.install_hint or "no files needed"})
+    return out

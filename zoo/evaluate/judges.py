@@ -7,14 +7,14 @@ grey-level images of the dataset's training split only, so it is independent of
 every generative model it judges; its test accuracy is recorded next to its
 weights.
 
-    zoo train-judge mnist                 # writes saved_models/judges/mnist/
+    zoo train-judge mnist                 # writes ~/.zoo/judges/mnist/ (--force: the shipped one)
     judge = load_judge("mnist")           # sha256-checked keras.Model
 
 A dataset with a single split (dSprites) is split by the judge itself: a seeded
 random `HELD_OUT_IMAGES` stand in for the test set (the judge's accuracy, and the
 real images samples are compared with), disjoint from the images it trains on.
 
-    zoo train-judge dsprites --take 60000 --epochs 4   # the shipped dSprites judge
+    zoo train-judge dsprites --take 60000 --epochs 4 --force   # the shipped dSprites judge
 
 A judge directory holds `classifier.keras` (Keras' zip format: JSON config plus
 weights, no pickle; loaded with `safe_mode=True`) and `metadata.json`.
@@ -23,8 +23,6 @@ weights, no pickle; loaded with `safe_mode=True`) and `metadata.json`.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 
 import numpy as np
@@ -85,7 +83,16 @@ def judges_dir() -> str:
 
 
 def judge_path(dataset: str) -> str:
+    """The judge `load_judge` reads: `judges_dir()/<dataset>`."""
     return os.path.join(judges_dir(), dataset)
+
+
+def user_judge_path(dataset: str) -> str:
+    """Where a user's newly trained judge goes: `$ZOO_HOME/judges/<dataset>` ($ZOO_HOME
+    defaults to ~/.zoo), away from the shipped judges so that training one cannot
+    replace the reference every card's sample quality was measured with."""
+    home = os.environ.get("ZOO_HOME", os.path.join("~", ".zoo"))
+    return os.path.abspath(os.path.join(os.path.expanduser(home), "judges", dataset))
 
 
 def train_judge(dataset: str, epochs: int = DEFAULT_EPOCHS, seed: int = 0, take: int | None = None,
@@ -94,8 +101,7 @@ def train_judge(dataset: str, epochs: int = DEFAULT_EPOCHS, seed: int = 0, take:
     writes it (atomically) with its test accuracy. Returns the judge's card."""
     import keras
 
-    from zoo.io import sha256
-    from zoo.io import write_json as _write_json_atomic
+    from zoo.io import atomic_dir, sha256, write_json
 
     start = time.time()
     spec = data.get_spec(dataset)
@@ -106,10 +112,8 @@ def train_judge(dataset: str, epochs: int = DEFAULT_EPOCHS, seed: int = 0, take:
     num_classes = int(np.max(y)) + 1
     classifier = train_classifier(x, y, num_classes=num_classes, epochs=epochs, batch_size=128, seed=seed)
     accuracy = float(np.mean(predict_labels(classifier, x_test) == y_test))
-    target = directory or judge_path(dataset)
-    os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".judge-", dir=os.path.dirname(os.path.abspath(target)))
-    try:
+    # atomic_dir: the folder appears whole, and an existing judge is replaced only once the new one is complete.
+    with atomic_dir(directory or judge_path(dataset)) as tmp:
         # An uncompiled copy: the optimizer's moments would triple the file for nothing.
         shipped = keras.Model.from_config(classifier.get_config())
         shipped.set_weights(classifier.get_weights())
@@ -129,13 +133,7 @@ def train_judge(dataset: str, epochs: int = DEFAULT_EPOCHS, seed: int = 0, take:
             "seconds": time.time() - start,
             "sha256": sha256(os.path.join(tmp, JUDGE_FILE)),
         }
-        _write_json_atomic(os.path.join(tmp, METADATA_FILE), card)
-        if os.path.isdir(target):
-            shutil.rmtree(target)
-        os.rename(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_json(os.path.join(tmp, METADATA_FILE), card)
     return card
 
 
@@ -170,4 +168,5 @@ def load_judge(dataset: str, directory: str | None = None):
     return judge
 
 
-__all__ = ["held_out_split", "judge_path", "judges_dir", "load_judge", "real_images", "train_judge"]
+__all__ = ["held_out_split", "judge_path", "judges_dir", "load_judge", "real_images", "train_judge",
+           "user_judge_path"]

@@ -1,0 +1,50 @@
+"""The `zoo` command line: thin wrappers over the library.
+
+    zoo --help                  # the commands
+    zoo COMMAND --help          # one command, its options and their defaults
+
+Parsing imports no TensorFlow, so `--help` and usage errors answer at once; a
+command imports what it needs when it runs. TensorFlow's own log lines are hidden
+unless `--verbose` is given.
+
+Exit codes: 0 success, 1 a runtime failure (bad preset, missing data, ...),
+2 a usage error (a bad argument, reported before any work is done).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from zoo.cli.arguments import UsageError
+from zoo.cli.parser import build_parser
+
+
+def main(argv=None) -> int:
+    """Runs `zoo` with `argv` (default: the process's arguments); returns the exit code.
+
+    Args:
+        argv: the arguments after the program name, e.g. ["list"].
+    Raises:
+        SystemExit: code 0 for --help, 2 for a usage error.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from zoo.cli import logs
+
+    with logs.quiet(args.verbose):
+        # Imported inside `quiet`: these modules import TensorFlow.
+        from zoo.callbacks import NonFiniteLossError
+        from zoo.data import DataSourceError
+        from zoo.presets import PresetError
+        from zoo.validation import InputError
+
+        try:
+            return args.run(args)
+        except UsageError as e:
+            parser.commands[args.command].error(str(e))
+        except (PresetError, DataSourceError, InputError, NonFiniteLossError, ValueError, FileNotFoundError) as e:
+            print(f"zoo {args.command}: error: {e}", file=sys.stderr)
+            return 1
+
+
+__all__ = ["build_parser", "main"]

@@ -1,0 +1,61 @@
+"""Deployment: `zoo export` (SavedModel or LiteRT)."""
+
+from __future__ import annotations
+
+import os
+
+from zoo.cli.arguments import positive_int
+
+
+def run_export(args) -> int:
+    """Exports a preset as a SavedModel, or as LiteRT files with their measured errors."""
+    from zoo import data, export
+    from zoo.presets import load, read_metadata, resolve
+
+    model = load(args.name)
+    card = read_metadata(args.name)
+    metadata = {"name": card.get("name", os.path.basename(resolve(args.name)))}
+    signatures = args.signatures.split(",") if args.signatures else None
+    out = args.out or os.path.join("exports", f"{metadata['name']}_{args.format}")
+    if args.format == "saved_model":
+        path = export.export_saved_model(model, out, metadata, signatures=signatures)
+        print(f"SavedModel written to {path} (signatures: {', '.join(export.read_metadata(path)['signatures'])})")
+        return 0
+    quantization = args.quantization.split(",")
+    # Training images calibrate int8 and measure every variant's error; without
+    # int8 they are optional (errors are then measured on noise images).
+    try:
+        x, y = data.load_numpy(card["dataset"], "train", card["preprocessing"], take=args.calibration_examples)
+        representative = (x, y) if model.conditional else x
+    except (KeyError, data.DataSourceError) as e:
+        if "int8" in quantization:
+            raise ValueError(f"int8 calibration needs the preset's training data: {e}") from e
+        representative = None
+    report = export.export_tflite(model, out, quantization, representative, signatures, metadata)
+    for filename, entry in report["files"].items():
+        worst = max(entry["max_abs_error"].values())
+        extra = (f"  reconstruction NLL change {100 * entry['reconstruction_nll_relative_change']:.3f}%"
+                 if "reconstruction_nll_relative_change" in entry else "")
+        print(f"  {filename:28s} {entry['bytes'] / 1024:8.1f} KiB  max |error| {worst:.2e}{extra}")
+    print(f"TFLite models written to {os.path.abspath(out)} (report: {export.REPORT_FILE})")
+    return 0
+
+
+def add_export(subparsers):
+    p = subparsers.add_parser(
+        "export", help="export a preset as a SavedModel or LiteRT (TFLite) models for deployment",
+        description="Writes a SavedModel (signatures encode, decode, sample, reconstruct, score; no random ops) "
+                    "or LiteRT .tflite files in float32/float16/int8 with their measured errors against the "
+                    "Keras model.")
+    p.add_argument("name", help="preset name or directory")
+    p.add_argument("--format", choices=("saved_model", "tflite"), default="saved_model", help="what to write")
+    p.add_argument("--out", help="directory to write (default: exports/<name>_<format>)")
+    p.add_argument("--signatures", help="comma-separated subset of the signatures (default: all the model supports)")
+    p.add_argument("--quantization", default="float32,float16,int8",
+                   help="tflite: comma-separated variants out of float32, float16, int8")
+    p.add_argument("--calibration-examples", type=positive_int, default=264,
+                   help="tflite: training images for int8 calibration (200) and error measurement (the rest)")
+    return p
+
+
+COMMANDS = {"export": (add_export, run_export)}
