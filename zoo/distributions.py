@@ -193,10 +193,11 @@ class DiscretizedLogisticMixture(tfd.Distribution):
         """Component locations [..., H, W, C, K] given the image's own earlier channels."""
         if self._coeffs is None:
             return self._locs
-        r, g = x[..., 0:1, None], x[..., 1:2, None]  # [..., H, W, 1, 1]
+        r, g = x[..., 0:1], x[..., 1:2]  # [..., H, W, 1]: broadcast over the K components
         a, b, c = tf.unstack(self._coeffs, axis=-2)  # each [..., H, W, K]
         mu_r, mu_g, mu_b = tf.unstack(self._locs, axis=-2)
-        return tf.stack([mu_r, mu_g + a * r[..., 0, :], mu_b + b * r[..., 0, :] + c * g[..., 0, :]], axis=-2)
+        mu_g, mu_b = mu_g + a * r, mu_b + b * r + c * g
+        return tf.stack([mu_r + tf.zeros_like(mu_g), mu_g, mu_b], axis=-2)
 
     def _log_prob(self, x):
         x = tf.round(tf.convert_to_tensor(x, tf.float32) * LEVELS) / LEVELS  # exactly on the grid
@@ -210,7 +211,7 @@ class DiscretizedLogisticMixture(tfd.Distribution):
             tf.where(xk > 1.0 - 0.5 / LEVELS, -tf.nn.softplus(lower),  # level 255 the upper tail
                      _log_sigmoid_difference(upper, lower)))
         log_mix = tf.nn.log_softmax(self._logits, axis=-1) + tf.reduce_sum(per_channel, axis=-2)  # [..., H, W, K]
-        return tf.reduce_sum(tf.reduce_logsumexp(log_mix, axis=-1), axis=[-3, -2, -1])
+        return tf.reduce_sum(tf.reduce_logsumexp(log_mix, axis=-1), axis=[-2, -1])
 
     def _sample_n(self, n, seed=None):
         component_seed, noise_seed = tfp.random.split_seed(seed, n=2)

@@ -1,0 +1,94 @@
+"""zoo.distributions: the discretized logistic mixture over 8-bit pixels."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo
+from zoo.distributions import LEVELS, DiscretizedLogisticMixture, get_likelihood
+
+LEVEL_VALUES = np.arange(256, dtype=np.float32) / LEVELS
+
+
+def _random_params(channels, k=3, pixels=4, seed=0):
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(size=(1, 1, pixels, k)).astype("float32")
+    locs = rng.uniform(-0.2, 1.2, size=(1, 1, pixels, channels, k)).astype("float32")
+    # Scales from a tenth of a level to the whole range: both tails of the bins.
+    log_scales = rng.uniform(np.log(0.1 / LEVELS), 0.0, size=(1, 1, pixels, channels, k)).astype("float32")
+    coeffs = np.tanh(rng.normal(size=(1, 1, pixels, 3, k))).astype("float32") if channels == 3 else None
+    return logits, locs, log_scales, coeffs
+
+
+def _one_pixel(params, pixel):
+    logits, locs, log_scales, coeffs = params
+    sl = (slice(None), slice(None), slice(pixel, pixel + 1))
+    return DiscretizedLogisticMixture(logits[sl], locs[sl], log_scales[sl], None if coeffs is None else coeffs[sl])
+
+
+def test_grey_probabilities_over_the_256_levels_sum_to_one():
+    params = _random_params(channels=1)
+    for pixel in range(4):
+        dist = _one_pixel(params, pixel)
+        x = LEVEL_VALUES.reshape(256, 1, 1, 1)  # every level as a batch of 1x1x1 images
+        p = tf.exp(dist.log_prob(x)).numpy()
+        assert p.shape == (256,) and np.all(p >= 0)
+        np.testing.assert_allclose(p.sum(), 1.0, atol=1e-5)
+
+
+def test_rgb_probabilities_over_all_colours_sum_to_one():
+    # 256^3 colours of one pixel: the channel dependence must still normalize.
+    params = _random_params(channels=3, pixels=1, seed=1)
+    grid = np.stack(np.meshgrid(LEVEL_VALUES, LEVEL_VALUES, LEVEL_VALUES, indexing="ij"), -1).reshape(-1, 1, 1, 3)
+    for pixel in range(1):
+        dist = _one_pixel(params, pixel)
+        total = sum(float(tf.reduce_sum(tf.exp(dist.log_prob(chunk))))
+                    for chunk in np.array_split(grid, 16))
+        np.testing.assert_allclose(total, 1.0, atol=1e-4)
+
+
+def test_tail_bins_keep_their_mass_in_float32():
+    # A sharp component far from a level: the mass is tiny but exact, not log(0).
+    dist = DiscretizedLogisticMixture(np.zeros((1, 1, 1), "float32"), np.full((1, 1, 1, 1), 0.1, "float32"),
+                                      np.full((1, 1, 1, 1), np.log(0.5 / LEVELS), "float32"))
+    far = dist.log_prob(np.full((1, 1, 1), 200 / LEVELS, "float32")).numpy()
+    # The logistic's upper tail: log P(X > x - 1/510) ~ -(x - 1/510 - 0.1) / s.
+    expected = -((200 - 0.5) / LEVELS - 0.1) / (0.5 / LEVELS)
+    assert np.isfinite(far) and abs(far - expected) < 1.0
+
+
+def test_log_prob_sums_pixels_and_bits_per_dim_agree():
+    # An image's log-probability is the sum of its pixels' ones.
+    params = _random_params(channels=1, pixels=4, seed=2)
+    dist = DiscretizedLogisticMixture(*params[:3])
+    x = np.array([0, 17, 128, 255], "float32").reshape(1, 4, 1) / LEVELS
+    total = float(dist.log_prob(x)[0])
+    parts = sum(float(_one_pixel(params, i).log_prob(x[:, i:i + 1])[0]) for i in range(4))
+    assert total == pytest.approx(parts, abs=1e-4)
+    # and bits/dim need no dequantization term for it
+    assert zoo.data.bits_per_dim(-total, 4, dequantized=False) == pytest.approx(-total / 4 / np.log(2))
+
+
+def test_samples_lie_on_the_grid_and_follow_the_probabilities():
+    params = _random_params(channels=1, pixels=1, seed=3)
+    dist = DiscretizedLogisticMixture(*params[:3])
+    draws = dist.sample(20000, seed=tf.constant([1, 2])).numpy().ravel()
+    np.testing.assert_array_equal(np.round(draws * LEVELS), draws * LEVELS)
+    p = tf.exp(dist.log_prob(LEVEL_VALUES.reshape(256, 1, 1, 1))).numpy().ravel()
+    # The mean of the draws agrees with the exact mean of the probabilities.
+    assert draws.mean() == pytest.approx(float(np.sum(p * LEVEL_VALUES)), abs=0.01)
+
+
+def test_likelihood_splits_decoder_outputs_for_grey_and_rgb():
+    likelihood = get_likelihood({"name": "discretized_logistic_mixture", "num_components": 4})
+    assert likelihood.num_params(1) == 12 and likelihood.num_params(3) == 40
+    for channels in (1, 3):
+        raw = tf.random.normal([2, 8, 8, likelihood.num_params(channels)], seed=0)
+        dist = likelihood.distribution(raw)
+        assert dist.event_shape == (8, 8, channels) and dist.batch_shape == (2,)
+        mean = likelihood.mean(raw).numpy()
+        assert mean.shape == (2, 8, 8, channels) and mean.min() >= 0 and mean.max() <= 1
+        assert set(likelihood.parameters(raw)) == ({"logits", "locs", "scales"} | ({"coeffs"} if channels == 3
+                                                                                   else set()))
+    with pytest.raises(ValueError, match="grey .* or RGB"):
+        likelihood.num_params(2)
