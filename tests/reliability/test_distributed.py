@@ -14,7 +14,9 @@ import textwrap
 
 import pytest
 
-from zoo.models import MODELS
+from zoo.models import registered_models
+
+MODELS = registered_models()
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -24,7 +26,8 @@ MIRRORED = textwrap.dedent('''
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras, numpy as np, zoo
-    from zoo.models import MODELS
+    from zoo.models import registered_models
+    MODELS = registered_models()
     SMALL = dict(latent_dim=8, widths=(16, 32), hidden_dim=64)
     x, y = zoo.data.load_numpy("mnist", "train", "dynamic_binarize", take=16)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
