@@ -54,6 +54,7 @@ MIRRORED = textwrap.dedent('''
             "replicas": d.distribute_strategy.num_replicas_in_sync,
             "metrics": {k: float(v[-1]) for k, v in h.items()},
             "moved": [float(np.abs(a - v.numpy()).max()) for a, v in zip(w0, d.trainable_variables)],
+            "schedule_step": int(d.schedule_step.numpy()),
         }
         if name == "factor_vae":
             r["discriminator_steps"] = int(d.discriminator_optimizer.iterations.numpy())
@@ -99,6 +100,7 @@ def _check_mirrored(result):
         assert r["replicas"] == 2
         assert all(map(lambda v: v == v and abs(v) != float("inf"), r["metrics"].values())), (name, r["metrics"])
         assert max(r["moved"]) > 0, f"{name}: no weight moved"
+        assert r["schedule_step"] == 1, f"{name}: one global step counted {r['schedule_step']} times"
         if "max_weight_diff" in r:
             # Equal to the one-device step up to float summation order.
             assert r["max_weight_diff"] <= 1e-3 * max(r["moved"]), (name, r)
