@@ -14,7 +14,9 @@ import textwrap
 
 import pytest
 
-from zoo.models import MODELS
+from zoo.models import registered_models
+
+MODELS = registered_models()
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -24,7 +26,8 @@ MIRRORED = textwrap.dedent('''
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras, numpy as np, zoo
-    from zoo.models import MODELS
+    from zoo.models import registered_models
+    MODELS = registered_models()
     SMALL = dict(latent_dim=8, widths=(16, 32), hidden_dim=64)
     x, y = zoo.data.load_numpy("mnist", "train", "dynamic_binarize", take=16)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -51,6 +54,7 @@ MIRRORED = textwrap.dedent('''
             "replicas": d.distribute_strategy.num_replicas_in_sync,
             "metrics": {k: float(v[-1]) for k, v in h.items()},
             "moved": [float(np.abs(a - v.numpy()).max()) for a, v in zip(w0, d.trainable_variables)],
+            "schedule_step": int(d.schedule_step.numpy()),
         }
         if name == "factor_vae":
             r["discriminator_steps"] = int(d.discriminator_optimizer.iterations.numpy())
@@ -96,6 +100,7 @@ def _check_mirrored(result):
         assert r["replicas"] == 2
         assert all(map(lambda v: v == v and abs(v) != float("inf"), r["metrics"].values())), (name, r["metrics"])
         assert max(r["moved"]) > 0, f"{name}: no weight moved"
+        assert r["schedule_step"] == 1, f"{name}: one global step counted {r['schedule_step']} times"
         if "max_weight_diff" in r:
             # Equal to the one-device step up to float summation order.
             assert r["max_weight_diff"] <= 1e-3 * max(r["moved"]), (name, r)

@@ -2,7 +2,9 @@
 
 from zoo.data.idx import DataSourceError, read_idx
 from zoo.data.pipelines import PREPROCESSING, bits_per_dim, load, load_numpy, preprocess
-from zoo.data.sources import DATA_DIR_ENV, DATASETS, DatasetSpec, get_spec, load_arrays, register_dataset
+from zoo.data.sources import (
+    DATA_DIR_ENV, DATASETS, DEFAULT_DATA_DIR, DatasetSpec, describe_sources, get_spec, load_arrays, register_dataset,
+)
 from zoo.data import dsprites  # noqa: E402 - registers "dsprites"
 from zoo.data.dsprites import dsprites_factors
 
@@ -15,10 +17,12 @@ def list_datasets() -> list[str]:
 __all__ = [
     "DATA_DIR_ENV",
     "DATASETS",
+    "DEFAULT_DATA_DIR",
     "DataSourceError",
     "DatasetSpec",
     "PREPROCESSING",
     "bits_per_dim",
+    "describe_sources",
     "get_spec",
     "list_datasets",
     "load",

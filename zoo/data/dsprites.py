@@ -263,6 +263,7 @@ register_dataset(
         num_classes=0,
         split_sizes={"train": NUM_IMAGES},
         generator=_generate_split,
+        generator_cache=cache_path,
         install_hint="nothing to install: dSprites is generated (and cached in $ZOO_CACHE_DIR)",
     )
 )

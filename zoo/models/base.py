@@ -47,7 +47,7 @@ class LatentVariableModel(keras.Model):
         prior: "standard_normal" or another registered prior (name or dict).
         beta: weight of the KL term.
         kl_warmup_steps: the KL weight grows linearly from 0 to `beta` over this many
-            optimizer steps (0 disables warm-up).
+            training steps (counted by `schedule_step`; 0 disables warm-up).
         free_bits: minimum KL in nats per latent dimension, averaged over the batch
             (Kingma et al. 2016), a guard against posterior collapse; 0 disables it.
         num_classes: for conditional models, the number of labels (0 otherwise).
@@ -74,6 +74,11 @@ class LatentVariableModel(keras.Model):
     # Attributes only training uses (an adversary, its optimizer): `.keras` files and
     # checkpoints keep them, a preset's weights file does not (see zoo.presets).
     training_only_state = ()
+    # `schedule_step` of a model loaded from a weights file written before the counter
+    # existed. Every such file is a finished model (the shipped presets among them), and
+    # a finished model must fine-tune at full weights, so the value lies past the end of
+    # any schedule a variant may define (steps are counted in int64: no overflow).
+    SCHEDULES_DONE_STEP = 2**31 - 1
 
     def __init__(
         self,
@@ -132,6 +137,16 @@ class LatentVariableModel(keras.Model):
         # conditional models.
         self.prior.built = True
         self.seed_generator = keras.random.SeedGenerator(seed)
+        # The training steps this model has taken, whatever optimizer took them: every
+        # schedule (KL warm-up, capacity, annealing) reads it. The optimizer's own
+        # `iterations` restarts at 0 with each `compile`, which would restart the
+        # schedules when a trained model is fine-tuned. A model variable, it is saved
+        # with the weights (`.keras`, checkpoints, presets); "only_first_replica" makes
+        # each replica's increment under a distribution strategy count once.
+        self.schedule_step = self.add_weight(
+            shape=(), dtype="int64", initializer="zeros", trainable=False,
+            aggregation="only_first_replica", name="schedule_step",
+        )
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
         self.build_extra()
         self.built = True
@@ -208,12 +223,16 @@ class LatentVariableModel(keras.Model):
         kl = kl_divergence(posterior, self.prior_distribution(), z)
         return {"reconstruction": reconstruction, "kl": kl, "z": z, "posterior": posterior}
 
+    def schedule_progress(self, steps: int):
+        """The fraction min(1, schedule_step / steps) of a linear schedule, float32
+        (1 when `steps` <= 0, a disabled schedule)."""
+        if steps <= 0:
+            return tf.constant(1.0)
+        return tf.minimum(1.0, tf.cast(self.schedule_step, tf.float32) / float(steps))
+
     def kl_weight(self):
-        """beta, ramped linearly over `kl_warmup_steps` optimizer steps."""
-        if self.kl_warmup_steps <= 0 or getattr(self, "optimizer", None) is None:
-            return tf.constant(self.beta)
-        step = tf.cast(self.optimizer.iterations, tf.float32)
-        return self.beta * tf.minimum(1.0, step / float(self.kl_warmup_steps))
+        """beta, ramped linearly over `kl_warmup_steps` training steps."""
+        return self.beta * self.schedule_progress(self.kl_warmup_steps)
 
     def free_bits_kl(self, posterior, z, kl):
         """KL for the loss with free bits: per dimension, max(free_bits, batch-mean KL_d).
@@ -369,6 +388,7 @@ class LatentVariableModel(keras.Model):
             loss = self.scaled_loss(terms["loss"])
         variables = self.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        self.schedule_step.assign_add(1)
         return self.update_metrics(terms)
 
     def test_step(self, data):
@@ -379,18 +399,24 @@ class LatentVariableModel(keras.Model):
 
     # Keras saves a layer's variables but not its seed generators' state. The model's
     # sampling noise is part of its training state (a resumed run must draw the same
-    # noise as an uninterrupted one), so it is saved beside the weights.
+    # noise as an uninterrupted one), so it is saved beside the weights. The model's
+    # own variables are stored under names, not Keras' positions ("0", "1", ...), so
+    # that a file written before one of them existed is recognized as such.
     _SEED_KEY = "seed_generator_state"
+    _STEP_KEY = "schedule_step"
 
     def save_own_variables(self, store):
-        super().save_own_variables(store)
+        store[self._STEP_KEY] = self.schedule_step
         store[self._SEED_KEY] = self.seed_generator.state
 
     def load_own_variables(self, store):
         keys = list(store.keys())
         if self._SEED_KEY in keys:
             self.seed_generator.state.assign(store[self._SEED_KEY])
-        own = [k for k in keys if k != self._SEED_KEY]
+        # Keras leaves a variable missing from the file at its current value; here
+        # that would be 0, and a finished model would redo its warm-up when fine-tuned.
+        self.schedule_step.assign(store[self._STEP_KEY] if self._STEP_KEY in keys else self.SCHEDULES_DONE_STEP)
+        own = [k for k in keys if k not in (self._SEED_KEY, self._STEP_KEY)]
         if own:
             raise ValueError(f"{self.name}: unexpected model-level variables in the weights file: {own}")
 

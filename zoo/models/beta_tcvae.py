@@ -115,12 +115,6 @@ class BetaTCVAE(LatentVariableModel):
             raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
         super().__init__(beta=beta, **kwargs)
 
-    def _warmup(self):
-        if self.kl_warmup_steps <= 0 or getattr(self, "optimizer", None) is None:
-            return tf.constant(1.0)
-        step = tf.cast(self.optimizer.iterations, tf.float32)
-        return tf.minimum(1.0, step / float(self.kl_warmup_steps))
-
     def loss_terms(self, x, condition, training):
         t = self.elbo_terms(x, condition, training)
         posterior, z = t["posterior"], t["z"]
@@ -132,7 +126,7 @@ class BetaTCVAE(LatentVariableModel):
         )
         weighted = self.alpha * parts["mi"] + self.beta * parts["tc"] + self.gamma * parts["dim_kl"]
         return {
-            "loss": t["reconstruction"] + self._warmup() * weighted,
+            "loss": t["reconstruction"] + self.schedule_progress(self.kl_warmup_steps) * weighted,
             "elbo": -(t["reconstruction"] + t["kl"]),
             "reconstruction": t["reconstruction"],
             "kl": t["kl"],

@@ -8,10 +8,10 @@ Capacity form (when `capacity_max` > 0):
     loss = reconstruction + γ · |KL - C|,   C = capacity_max · min(1, step / capacity_steps)
 
 The KL is held near a target capacity C (nats) that grows linearly over the
-optimizer steps, so the code gains information gradually. KL here is the batch
-mean, as in the paper's expectation over the data: the per-example loss carries
-γ·|mean KL - C| on every example, so the batch mean of the loss is exactly
-mean reconstruction + γ·|mean KL - C|. β, warm-up and free bits do not apply in
+training steps (the model's `schedule_step`), so the code gains information
+gradually. KL here is the batch mean, as in the paper's expectation over the
+data: the per-example loss carries γ·|mean KL - C| on every example, so the batch
+mean of the loss is exactly mean reconstruction + γ·|mean KL - C|. β, warm-up and free bits do not apply in
 this form (C replaces them). The reported `elbo` is always the true bound.
 """
 
@@ -28,7 +28,7 @@ class BetaVAE(VAE):
     Args:
         gamma: weight of |KL - C| in the capacity form.
         capacity_max: final capacity C in nats; None or 0 gives the plain β form.
-        capacity_steps: optimizer steps over which C grows linearly from 0 to
+        capacity_steps: training steps over which C grows linearly from 0 to
             `capacity_max`.
         **kwargs: the arguments of `LatentVariableModel` (`beta`, ...).
     """
@@ -52,11 +52,8 @@ class BetaVAE(VAE):
         return bool(self.capacity_max)
 
     def capacity(self):
-        """The current target capacity C in nats (capacity_max before compile)."""
-        if getattr(self, "optimizer", None) is None:
-            return tf.constant(self.capacity_max or 0.0)
-        step = tf.cast(self.optimizer.iterations, tf.float32)
-        return self.capacity_max * tf.minimum(1.0, step / float(self.capacity_steps))
+        """The current target capacity C in nats, at the model's `schedule_step`."""
+        return (self.capacity_max or 0.0) * self.schedule_progress(self.capacity_steps)
 
     def loss_terms(self, x, condition, training):
         if not self.capacity_enabled:

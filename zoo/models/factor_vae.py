@@ -127,6 +127,7 @@ class FactorVAE(LatentVariableModel):
         self.discriminator_optimizer.apply_gradients(
             zip(tape.gradient(disc_loss, disc_variables), disc_variables))
         del tape
+        self.schedule_step.assign_add(1)  # one training step, as in the base's train_step
         return self.update_metrics(terms)
 
     def get_config(self):
