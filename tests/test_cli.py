@@ -304,6 +304,16 @@ def test_help_is_fast_and_imports_no_tensorflow():
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
 
 
+def test_data_answers_without_tensorflow():
+    # Where the files are is a question of folders: no TensorFlow, no wait.
+    script = ("import sys\nfrom zoo.cli import main\nmain(['data'])\n"
+              "print('tensorflow' in sys.modules)")
+    out, seconds = _python(["-c", script])
+    assert out.returncode == 0 and "mnist" in out.stdout, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"
+    assert seconds < 5, f"zoo data took {seconds:.2f} s"
+
+
 def test_tensorflow_logs_are_hidden_unless_verbose(tmp_path):
     def stderr(*flags):
         out, _ = _python(["-m", "zoo.cli", *flags, "sample", PRESET, "-n", "4", "--out", str(tmp_path / "s.png")])

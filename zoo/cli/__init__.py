@@ -32,19 +32,29 @@ def main(argv=None) -> int:
     from zoo.cli import logs
 
     with logs.quiet(args.verbose):
-        # Imported inside `quiet`: these modules import TensorFlow.
-        from zoo.callbacks import NonFiniteLossError
-        from zoo.data import DataSourceError
-        from zoo.presets import PresetError
-        from zoo.validation import InputError
-
         try:
             return args.run(args)
         except UsageError as e:
             parser.commands[args.command].error(str(e))
-        except (PresetError, DataSourceError, InputError, NonFiniteLossError, ValueError, FileNotFoundError) as e:
+        except Exception as e:  # noqa: BLE001 - narrowed just below
+            if not isinstance(e, _runtime_errors()):
+                raise
             print(f"zoo {args.command}: error: {e}", file=sys.stderr)
             return 1
+
+
+def _runtime_errors() -> tuple:
+    """The errors a command reports in one line (exit 1) rather than a traceback.
+
+    Imported only once one was raised: most of these modules import TensorFlow,
+    which commands such as `zoo data` never need.
+    """
+    from zoo.callbacks import NonFiniteLossError
+    from zoo.data import DataSourceError
+    from zoo.presets import PresetError
+    from zoo.validation import InputError
+
+    return PresetError, DataSourceError, InputError, NonFiniteLossError, ValueError, FileNotFoundError
 
 
 __all__ = ["build_parser", "main"]
