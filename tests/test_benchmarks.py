@@ -269,3 +269,19 @@ def test_is_throughput_turns_onednn_on_only_in_a_fresh_process(tmp_path, monkeyp
     assert run.returncode == 0, run.stderr[-2000:]
     text = out.read_text()
     assert "oneDNN custom ops on (TF_ENABLE_ONEDNN_OPTS=1)" in text and "--onednn`" in text
+
+
+def test_gpu_benchmark_runs_on_a_cpu_and_says_which_device_ran(tmp_path):
+    """benchmarks/gpu.py: prepared for an NVIDIA machine, runnable here at a tiny size; the
+    table names the device, so a CPU run is never mistaken for a GPU one."""
+    bench = load_benchmark("gpu")
+    out = tmp_path / "gpu.md"
+    assert bench.main(["--take", "256", "--images", "4", "--k", "20", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "Device: **CPU only" in text and "images/s" in text and "decoder passes/s" in text
+    nll = float(re.search(r"NLL measured: ([0-9.]+) nats", text).group(1))
+    assert 40 < nll < 200  # binarized MNIST digits under the shipped vae_mnist
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--k", "0", "--out", str(out)])
+    assert exit_info.value.code == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["gpu.md"]
