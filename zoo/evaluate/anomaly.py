@@ -462,11 +462,9 @@ def applicable_scores(model) -> list[str]:
 
 def default_score(model) -> str:
     """The best measured score for this kind of model (see the module docstring):
-    the likelihood ratio when a background is shipped for its dataset, else the
-    complexity score."""
-    if model.has_density and has_background(model):
-        return "likelihood_ratio"
-    return "complexity"
+    the complexity score for models with a density, the reconstruction error for
+    those without (AE, WAE)."""
+    return "complexity" if model.has_density else "reconstruction"
 
 
 def score_name(model, method: str | None = None, k: int = 1) -> str:
@@ -493,7 +491,8 @@ def anomaly_scores(model, x, y=None, method: str | None = None, k: int = 1, seed
         y: labels, for conditional models.
         method: a name in `SCORES`; None = `default_score(model)`.
         k: importance samples of the −log p(x) estimate inside the score (1 = ELBO;
-            `iwae` defaults to 100 when k is 1). Ignored by `reconstruction`, `regret`.
+            `iwae` uses 100 when k is 1). Must be 1 for `reconstruction`, `regret` and
+            for models without a density.
         seed: seed of the posterior samples; every batch uses it, so scores are
             deterministic for a (seed, batch_size) pair.
         batch_size: images per forward pass (reduced when k is large).
@@ -506,6 +505,11 @@ def anomaly_scores(model, x, y=None, method: str | None = None, k: int = 1, seed
     method = method or default_score(model)
     if method not in SCORES:
         raise ValueError(f"unknown anomaly score {method!r}; choose one of {', '.join(SCORES)}")
+    if not model.has_density and k != 1:
+        raise ValueError(f"{type(model).__name__} defines no density over x, so there is no importance-sampled "
+                         "bound; its scores use the reconstruction error (use k=1)")
+    if method in ("reconstruction", "regret") and k != 1:
+        raise ValueError(f"the {method} score draws no importance samples: k must be 1")
     if method == "iwae" and k == 1:
         k = 100
     return SCORES[method](model, x, y, k=k, seed=seed, batch_size=batch_size, progress=progress)
@@ -568,7 +572,9 @@ def auprc(normal_scores, anomalous_scores) -> float:
 
 @dataclasses.dataclass(frozen=True)
 class TypicalSet:
-    """The ε-typical set of a model's −log p on normal data, for batches of `batch_size`.
+    """The ε-typical set of a model's −log p on normal data, for batches of `batch_size`
+    (Nalisnick et al. 2019, "Detecting out-of-distribution inputs to deep generative
+    models using typicality").
 
     Attributes:
         entropy: the mean −log p (nats) of normal images, Ĥ.
@@ -587,14 +593,51 @@ class TypicalSet:
     bootstrap_deviations: np.ndarray
     k: int = 1
 
+    @classmethod
+    def from_scores(cls, normal_nll, batch_size: int, alpha: float = TYPICALITY_ALPHA, k: int = 1, seed: int = 0,
+                    num_bootstrap: int = TYPICALITY_BOOTSTRAP) -> "TypicalSet":
+        """The typical set from −log p of held-out normal images: the first half
+        estimates Ĥ; batches of `batch_size` drawn with replacement from the second
+        half give the spread of a batch's mean around it, and ε its (1 − alpha) quantile.
+
+        Args:
+            normal_nll: −log p of at least 2 · batch_size normal images, in nats.
+            batch_size, alpha, k: see the attributes.
+            seed: seed of the bootstrap.
+            num_bootstrap: bootstrap batches.
+        """
+        nll = np.asarray(normal_nll, dtype=np.float64).ravel()
+        batch_size = int(batch_size)
+        if batch_size < 1 or nll.size < 2 * batch_size:
+            raise ValueError(f"need at least 2 * batch_size = {2 * batch_size} normal images, got {nll.size}")
+        half = nll.size // 2
+        entropy = float(nll[:half].mean())
+        batches = np.random.default_rng(seed).choice(nll[half:], size=(int(num_bootstrap), batch_size))
+        deviations = np.sort(np.abs(batches.mean(axis=1) - entropy))
+        return cls(entropy, float(np.quantile(deviations, 1 - alpha)), batch_size, float(alpha), deviations, int(k))
+
+    def test_scores(self, batch_nll) -> dict:
+        """The test on the −log p (nats) of one batch of `batch_size` images.
+
+        Returns:
+            {"statistic": |mean − Ĥ| (nats), "epsilon": ε, "p_value": share of normal
+             bootstrap batches at least as far from Ĥ (add-one smoothed),
+             "anomalous": statistic > ε}.
+        """
+        nll = np.asarray(batch_nll, dtype=np.float64).ravel()
+        if nll.size != self.batch_size:
+            raise ValueError(f"the typical set was fitted for batches of {self.batch_size}, got {nll.size} images")
+        statistic = abs(float(nll.mean()) - self.entropy)
+        beyond = self.bootstrap_deviations.size - np.searchsorted(self.bootstrap_deviations, statistic, side="left")
+        return {"statistic": statistic, "epsilon": self.epsilon,
+                "p_value": float((1 + beyond) / (1 + self.bootstrap_deviations.size)),
+                "anomalous": bool(statistic > self.epsilon)}
+
 
 def fit_typical_set(model, normal_x, batch_size: int, alpha: float = TYPICALITY_ALPHA, k: int = 1, seed: int = 0,
                     num_bootstrap: int = TYPICALITY_BOOTSTRAP) -> TypicalSet:
-    """Estimates the typical set from held-out normal images (Nalisnick et al. 2019).
-
-    The first half of `normal_x` estimates the entropy Ĥ; batches of `batch_size`
-    drawn with replacement from the second half give the spread of a batch's mean
-    around it, and ε is its (1 − alpha) quantile.
+    """Estimates the typical set of `model` from held-out normal images (see
+    `TypicalSet.from_scores`).
 
     Args:
         model: a zoo model with a density.
@@ -606,38 +649,19 @@ def fit_typical_set(model, normal_x, batch_size: int, alpha: float = TYPICALITY_
         num_bootstrap: bootstrap batches.
     """
     _require_density(model, "typicality")
-    batch_size = int(batch_size)
-    if batch_size < 1 or len(normal_x) < 2 * batch_size:
-        raise ValueError(f"need at least 2 * batch_size = {2 * batch_size} normal images, got {len(normal_x)}")
     nll = negative_log_likelihood(model, normal_x, k=k, seed=seed)
-    half = len(nll) // 2
-    entropy = float(nll[:half].mean())
-    rng = np.random.default_rng(seed)
-    batches = rng.choice(nll[half:], size=(int(num_bootstrap), batch_size), replace=True)
-    deviations = np.sort(np.abs(batches.mean(axis=1) - entropy))
-    return TypicalSet(entropy, float(np.quantile(deviations, 1 - alpha)), batch_size, float(alpha), deviations, k)
+    return TypicalSet.from_scores(nll, batch_size, alpha, k, seed, num_bootstrap)
 
 
 def typicality_test(model, typical_set: TypicalSet, x, seed: int = 0) -> dict:
-    """Tests whether a batch of images comes from the normal data.
+    """Tests whether a batch of `typical_set.batch_size` preprocessed images comes from
+    the normal data; returns `TypicalSet.test_scores`' dict (statistic, epsilon,
+    p_value, anomalous).
 
     Args:
         model: the model `typical_set` was fitted with.
         typical_set: from `fit_typical_set`.
-        x: a batch of `typical_set.batch_size` preprocessed images.
+        x: the batch.
         seed: seed of the posterior samples.
-
-    Returns:
-        {"statistic": |mean −log p of the batch − Ĥ| (nats), "epsilon": ε,
-         "p_value": share of normal bootstrap batches at least as far from Ĥ
-         (add-one smoothed), "anomalous": statistic > ε}.
     """
-    x = _checked_batch(x)
-    if len(x) != typical_set.batch_size:
-        raise ValueError(f"the typical set was fitted for batches of {typical_set.batch_size}, got {len(x)} images")
-    statistic = abs(float(negative_log_likelihood(model, x, k=typical_set.k, seed=seed).mean())
-                    - typical_set.entropy)
-    deviations = typical_set.bootstrap_deviations
-    beyond = deviations.size - np.searchsorted(deviations, statistic, side="left")
-    return {"statistic": statistic, "epsilon": typical_set.epsilon,
-            "p_value": float((1 + beyond) / (1 + deviations.size)), "anomalous": statistic > typical_set.epsilon}
+    return typical_set.test_scores(negative_log_likelihood(model, _checked_batch(x), k=typical_set.k, seed=seed))
