@@ -467,7 +467,7 @@ def default_score(model) -> str:
     return "complexity" if model.has_density else "reconstruction"
 
 
-def score_name(model, method: str | None = None, k: int = 1) -> str:
+def score_name(model, k: int = 1, method: str | None = None) -> str:
     """What `anomaly_scores(model, method=method, k=k)` computes, for tables and reports."""
     method = method or default_score(model)
     nll = ("-ELBO" if k == 1 else f"-IWAE (k={k})") if model.has_density else "reconstruction error"

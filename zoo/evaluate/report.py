@@ -207,7 +207,7 @@ def anomaly_section(model, card, seed=0, num_images=ANOMALY_IMAGES) -> dict:
         s_shifted = {name: score(x) for name, x in shifted.items()}
         seconds = time.time() - start
         threshold = anomaly.threshold_at_fpr(s_fit, ANOMALY_FPR)
-        result = {"description": anomaly.score_name(model, method, ANOMALY_IWAE_K if method == "iwae" else 1),
+        result = {"description": anomaly.score_name(model, ANOMALY_IWAE_K if method == "iwae" else 1, method),
                   "threshold": threshold, "held_out_fpr": float(np.mean(s_normal > threshold)),
                   "seconds_per_1000_images": round(1000 * seconds / (2 * num_images + len(shifted) * num_images), 1)}
         for name, s in s_shifted.items():
