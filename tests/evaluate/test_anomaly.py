@@ -112,10 +112,9 @@ def test_scores_are_what_they_say(vae_mnist):
 
 
 def test_regret_is_not_negative_beyond_noise(vae_fashion):
-    # Both ELBOs use the same 16 evaluation samples (seed 0): the difference has no
-    # sampling noise of its own left, only the optimized q's fit to them; measured
-    # minimum over these images: > -0.05 nats. Tolerance: 0.5 nats (images score
-    # ~1900 nats).
+    # Both ELBOs are estimated on the same fixed posterior draws (seed 0), so only an
+    # optimizer step that overshoots could lower the second. Measured minimum over
+    # these 40 images: +35 nats (medians 80 clothes, 523 digits). Tolerance: -0.5 nats.
     x = np.concatenate([images("fashion_mnist", "dequantize", 20), images("mnist", "dequantize", 20)])
     regret = anomaly.anomaly_scores(vae_fashion, x, method="regret", seed=0)
     assert regret.min() > -0.5, regret.min()
