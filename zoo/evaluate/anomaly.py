@@ -458,10 +458,19 @@ def applicable_scores(model) -> list[str]:
 
 
 def default_score(model) -> str:
-    """The best measured score for this kind of model (see the module docstring):
-    the complexity score for models with a density, the reconstruction error for
-    those without (AE, WAE)."""
-    return "complexity" if model.has_density else "reconstruction"
+    """The best measured score for this kind of model (see the module docstring).
+
+    A density over grey levels (continuous likelihood): the complexity score, since
+    there most of −log p is the image's generic code length (−ELBO: AUROC 0.67 for
+    digits under vae_fashion_mnist; complexity: 0.99+). A density over binary pixels:
+    −ELBO, since a binary image's −log p is no longer dominated by that part (vae_mnist,
+    mean AUROC over six shifts: −ELBO 0.953, complexity 0.940) and on a briefly trained
+    model the compressor's length only adds its own spread. No density: the
+    reconstruction error.
+    """
+    if not model.has_density:
+        return "reconstruction"
+    return "elbo" if model.likelihood.discrete else "complexity"
 
 
 def score_name(model, k: int = 1, method: str | None = None) -> str:
