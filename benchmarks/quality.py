@@ -46,6 +46,27 @@ def _get(card, *path):
     return node
 
 
+# The anomaly table's score columns (names of `zoo.evaluate.anomaly.SCORES`), and the
+# names cards written before the score table had for three of them.
+ANOMALY_SCORES = ("elbo", "iwae", "reconstruction", "complexity", "likelihood_ratio", "regret")
+ANOMALY_LEGACY = {"elbo": "negative_elbo", "iwae": "negative_iwae_k100", "reconstruction": "reconstruction_error"}
+
+
+def anomaly_rows(name, section):
+    """One row per shift of a card's anomaly section: the AUROC of every score, and
+    the default score's detection rate at the threshold fitted for 5% FPR. A card
+    from before the score table (one shift, scores at the top) gives one row."""
+    if not section:
+        return []
+    if "scores" not in section:
+        aurocs = [_fmt(_get(section, ANOMALY_LEGACY.get(s, s), "auroc"), 3) for s in ANOMALY_SCORES]
+        rate = _get(section, "negative_elbo", "detection_rate") or _get(section, "reconstruction_error", "detection_rate")
+        return [[name, section["anomalies"], *aurocs, f"{_fmt(rate, 3)} (old protocol: −ELBO or recon.)"]]
+    scores, default = section["scores"], section["default_score"]
+    return [[name, shift, *[_fmt(_get(scores, s, shift, "auroc"), 3) for s in ANOMALY_SCORES],
+             f"{_fmt(_get(scores, default, shift, 'detection_rate'), 3)} ({default})"] for shift in section["shifts"]]
+
+
 def rows(cards):
     likelihood, latent, samples, anomaly, disentangle = [], [], [], [], []
     for name, card in cards:
@@ -68,13 +89,7 @@ def rows(cards):
             samples.append([name, _fmt(sq["frechet_distance"]), _fmt(sq["frechet_distance_train_vs_test"]),
                             _fmt(sq["precision"], 3), _fmt(sq["recall"], 3),
                             _fmt(_get(m, "conditional", "class_fidelity"), 4)])
-        an = m.get("anomaly")
-        if an:
-            anomaly.append([name, an["anomalies"], _fmt(_get(an, "negative_elbo", "auroc"), 4),
-                            _fmt(_get(an, "negative_iwae_k100", "auroc"), 4),
-                            _fmt(_get(an, "reconstruction_error", "auroc"), 4),
-                            _fmt(_get(an, "negative_elbo", "detection_rate") or
-                                 _get(an, "reconstruction_error", "detection_rate"), 3)])
+        anomaly += anomaly_rows(name, m.get("anomaly"))
         dis = m.get("disentanglement")
         if dis:
             disentangle.append([name] + [_fmt(_get(dis, *path), 3) for path in (
@@ -126,10 +141,13 @@ def render(cards) -> str:
                 "", _table(["preset", "FD", "FD train vs test", "precision", "recall", "class fidelity"], samples), ""]
     if anomaly:
         out += ["## Anomaly detection", "",
-                "Test images of the training dataset (normal) vs test images of the other dataset (anomalies);",
-                "detection rate at the threshold fitted for 5% false positives on other normal images.", "",
-                _table(["preset", "anomalies", "AUROC −ELBO", "AUROC −IWAE k=100", "AUROC recon. error",
-                        "detection rate"], anomaly), ""]
+                "AUROC of each score (`zoo.evaluate.anomaly.SCORES`): test images of the training dataset (normal)",
+                "against each shift (the other dataset, rendered glyphs, uniform noise, constant images, inverted and",
+                "upside-down test images; `zoo.evaluate.shifts`), preprocessed alike; the detection rate is the",
+                "default score's at the threshold fitted for 5% false positives on other normal images. Each card's",
+                "section has the AUPRC, thresholds, held-out FPR, seconds per 1000 images and the typicality test.", "",
+                _table(["preset", "anomalies", "−ELBO", "−IWAE", "recon. error", "complexity", "likelihood ratio",
+                        "regret", "detection rate (score)"], anomaly), ""]
     if disentangle:
         out += ["## Disentanglement (dSprites)", "",
                 "disentanglement_lib's default protocols; chance ~0.2 for the β-VAE/FactorVAE scores, ~0 otherwise.",

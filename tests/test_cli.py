@@ -144,11 +144,12 @@ def test_fashion_mnist_scores_higher_than_mnist(preset_root, mnist_binary, fashi
     model = zoo.load(PRESET)
     mnist = mnist_binary[2][:300]
     fashion = zoo.data.preprocess(fashion_uint8, "dynamic_binarize")
-    normal, anomalous = anomaly_scores(model, mnist, batch_size=300), anomaly_scores(model, fashion)
+    normal = anomaly_scores(model, mnist, method="elbo", batch_size=300)
+    anomalous = anomaly_scores(model, fashion, method="elbo")
     np.testing.assert_allclose(normal, -model.elbo(mnist, seed=0), rtol=1e-5)
     assert auroc(normal, anomalous) > 0.8
     # The IWAE bound is tighter than the ELBO: lower scores on average.
-    iwae = anomaly_scores(model, mnist[:100], k=8, batch_size=32)
+    iwae = anomaly_scores(model, mnist[:100], method="iwae", k=8, batch_size=32)
     assert iwae.mean() < normal[:100].mean()
 
     ae = zoo.models.get_model_class("ae")(**SMALL)  # no ELBO: its reconstruction error

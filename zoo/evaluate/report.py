@@ -13,8 +13,10 @@ Sections (each a function of the model and its card; the `SECTIONS` table maps n
 - sample_quality: Fréchet distance, precision and recall in the dataset's judge
   classifier's features (see `sample_quality`, `judges`).
 - conditional: class fidelity of a conditional model's samples, by the judge.
-- anomaly: scores of the dataset's test images against those of another dataset
-  (MNIST vs Fashion-MNIST), threshold at 5% FPR and AUROC (see `anomaly`).
+- anomaly: every anomaly score (see `anomaly.SCORES`) of the dataset's test images
+  against several shifts (the other dataset, rendered glyphs, noise, constant,
+  inverted and flipped images; see `shifts`): AUROC, AUPRC and the detection rate
+  at a threshold fitted for 5% FPR; the typicality test on batches.
 - disentanglement: β-VAE, FactorVAE, MIG, DCI, SAP on dSprites' ground truth.
 """
 
@@ -26,16 +28,22 @@ import numpy as np
 import tensorflow_probability as tfp
 
 from zoo import data
+from zoo.evaluate.anomaly import reconstruction_score
 from zoo.evaluate.likelihood import evaluate_likelihood
 from zoo.presets import load, read_metadata
 
 # A cheap subset of the card's likelihood numbers that the test suite recomputes.
 QUICK_CHECK = {"k": 50, "num_examples": 500}
-# Out-of-distribution partner of each dataset for the anomaly section.
+# The anomaly section's protocol. The partner dataset of each dataset (the
+# "other_dataset" shift), the false-positive rate thresholds are fitted at, the
+# normal test images the thresholds are fitted on (and as many held out to measure
+# on), the images of each shift, the importance samples of the "iwae" score, and
+# the batch size and level of the typicality test.
 ANOMALY_PAIRS = {"mnist": "fashion_mnist", "fashion_mnist": "mnist"}
 ANOMALY_FPR = 0.05
-ANOMALY_IMAGES = 2000
-ANOMALY_IWAE_K = 100
+ANOMALY_IMAGES = 300
+ANOMALY_IWAE_K = 16
+TYPICALITY_BATCH = 10
 
 
 def _split(dataset):
@@ -77,7 +85,7 @@ def quick_check(model, card, seed=0) -> dict:
     500 evaluation images (the reconstruction error for models without a density)."""
     x, y = evaluation_images(card, seed=seed, take=QUICK_CHECK["num_examples"])
     if not model.has_density:
-        return {"reconstruction_error_nats": float(_reconstruction_error(model, x).mean()),
+        return {"reconstruction_error_nats": float(reconstruction_score(model, x, batch_size=500).mean()),
                 "num_examples": int(len(x))}
     result = evaluate_likelihood(model, x, y if model.conditional else None, k=QUICK_CHECK["k"], seed=seed)
     return {key: result[key] for key in ("nll_nats", "nll_k", "num_examples")}
@@ -89,7 +97,7 @@ def likelihood_section(model, card, k=5000, num_examples=None, seed=0, progress=
     if not model.has_density:
         # An AE/WAE has no log p(x) to bound: its measure of fit is the reconstruction error.
         start = time.time()
-        metrics = {"reconstruction_error_nats": float(_reconstruction_error(model, x).mean()),
+        metrics = {"reconstruction_error_nats": float(reconstruction_score(model, x, batch_size=500).mean()),
                    "num_examples": int(len(x)), "seconds": time.time() - start,
                    "protocol": f"{split} split ({len(x)} images), {card['preprocessing']} with seed {seed}; "
                                "-log p(x | z = f(x)) (no density over x, so no NLL)"}
@@ -168,39 +176,65 @@ def conditional_section(model, card, seed=0, samples_per_class=1000) -> dict:
     return out
 
 
-def _reconstruction_error(model, x, batch_size=500):
-    """−log p(x | z = mean of q(z|x)) in nats per image."""
-    if not model.has_density:
-        return np.concatenate([np.asarray(model.reconstruction_error(x[i:i + batch_size]))
-                               for i in range(0, len(x), batch_size)])
-    out = []
-    for i in range(0, len(x), batch_size):
-        xb = x[i:i + batch_size]
-        out.append(-model.decode(model.encode(xb).mean()).log_prob(xb).numpy())
-    return np.concatenate(out).astype(np.float64)
-
-
 def anomaly_section(model, card, seed=0, num_images=ANOMALY_IMAGES) -> dict:
-    from zoo.evaluate.anomaly import anomaly_scores, auroc, threshold_at_fpr
+    """Every applicable anomaly score on every shift.
 
-    other = ANOMALY_PAIRS[card["dataset"]]
-    normal, _ = data.load_numpy(card["dataset"], "test", card["preprocessing"], seed=seed, take=num_images)
-    anomalous, _ = data.load_numpy(other, "test", card["preprocessing"], seed=seed, take=num_images // 2)
-    fit, held_out = normal[: num_images // 2], normal[num_images // 2:]
-    scorers = {"reconstruction_error": lambda x: _reconstruction_error(model, x)}
-    if model.has_density:
-        scorers["negative_elbo"] = lambda x: anomaly_scores(model, x, seed=seed)
-        scorers[f"negative_iwae_k{ANOMALY_IWAE_K}"] = lambda x: anomaly_scores(model, x, k=ANOMALY_IWAE_K, seed=seed)
-    out = {"anomalies": other, "fpr_target": ANOMALY_FPR}
-    for score, fn in scorers.items():
-        s_fit, s_normal, s_anomalous = fn(fit), fn(held_out), fn(anomalous)
-        threshold = threshold_at_fpr(s_fit, ANOMALY_FPR)
-        out[score] = {"auroc": auroc(s_normal, s_anomalous), "threshold": threshold,
-                      "held_out_fpr": float(np.mean(s_normal > threshold)),
-                      "detection_rate": float(np.mean(s_anomalous > threshold))}
-    out["protocol"] = (f"threshold fitted at {ANOMALY_FPR:.0%} FPR on the first {len(fit)} {card['dataset']} test "
-                       f"images; AUROC and rates on the next {len(held_out)} vs the first {len(anomalous)} {other} "
-                       f"test images, both preprocessed as '{card['preprocessing']}'")
+    Per score: the threshold fitted at `ANOMALY_FPR` on the first `num_images` normal
+    test images, the FPR it gives on the next `num_images`, the seconds per 1000
+    images, and per shift the AUROC, AUPRC (held-out normal vs `num_images` shifted
+    images) and the detection rate at that threshold. Shifted images are preprocessed
+    like the normal ones. The typicality test runs on batches of `TYPICALITY_BATCH`
+    with −ELBO, its typical set estimated on the threshold-fitting images.
+    """
+    from zoo.evaluate import anomaly, shifts
+
+    dataset, preprocessing = card["dataset"], card["preprocessing"]
+    partner = ANOMALY_PAIRS[dataset]
+    normal, _ = data.load_numpy(dataset, "test", preprocessing, seed=seed, take=2 * num_images)
+    fit, held_out = normal[:num_images], normal[num_images:]
+    # The shift's key in the card: the partner dataset's own name instead of "other_dataset".
+    shifted = {partner if shift == "other_dataset" else shift:
+               data.preprocess(shifts.shifted_images(shift, num_images, dataset, partner, seed), preprocessing, seed)
+               for shift in shifts.SHIFTS}
+    scores_out, nll = {}, {}
+    for method in anomaly.applicable_scores(model):
+        def score(x):
+            return anomaly.anomaly_scores(model, x, method=method, k=ANOMALY_IWAE_K if method == "iwae" else 1,
+                                          seed=seed)
+
+        start = time.time()
+        s_fit, s_normal = score(fit), score(held_out)
+        s_shifted = {name: score(x) for name, x in shifted.items()}
+        seconds = time.time() - start
+        threshold = anomaly.threshold_at_fpr(s_fit, ANOMALY_FPR)
+        result = {"description": anomaly.score_name(model, ANOMALY_IWAE_K if method == "iwae" else 1, method),
+                  "threshold": threshold, "held_out_fpr": float(np.mean(s_normal > threshold)),
+                  "seconds_per_1000_images": round(1000 * seconds / (2 * num_images + len(shifted) * num_images), 1)}
+        for name, s in s_shifted.items():
+            result[name] = {"auroc": round(anomaly.auroc(s_normal, s), 4), "auprc": round(anomaly.auprc(s_normal, s), 4),
+                            "detection_rate": float(np.mean(s > threshold))}
+        scores_out[method] = result
+        if method == "elbo":
+            nll = {"fit": s_fit, "held_out": s_normal, **s_shifted}
+    out = {"default_score": anomaly.default_score(model), "fpr_target": ANOMALY_FPR,
+           "shifts": list(shifted), "scores": scores_out}
+    if nll:
+        typical = anomaly.TypicalSet.from_scores(nll["fit"], TYPICALITY_BATCH, seed=seed)
+
+        def flagged(s):
+            batches = s[: len(s) // TYPICALITY_BATCH * TYPICALITY_BATCH].reshape(-1, TYPICALITY_BATCH)
+            return float(np.mean([typical.test_scores(b)["anomalous"] for b in batches]))
+
+        out["typicality"] = {"batch_size": TYPICALITY_BATCH, "alpha": typical.alpha, "entropy_nats": typical.entropy,
+                             "epsilon_nats": typical.epsilon, "held_out_false_alarms": flagged(nll["held_out"]),
+                             "detection_rate": {name: flagged(nll[name]) for name in shifted}}
+    out["protocol"] = (
+        f"thresholds fitted at {ANOMALY_FPR:.0%} FPR on the first {num_images} {dataset} test images; AUROC, AUPRC and "
+        f"rates on the next {num_images} vs {num_images} images of each shift ({partner} test images, rendered "
+        "glyphs, uniform noise, constant images, and inverted / upside-down "
+        f"{dataset} test images from the end of the split), all preprocessed as '{preprocessing}' with seed {seed}; "
+        f"iwae with k={ANOMALY_IWAE_K}; typicality: non-overlapping batches of {TYPICALITY_BATCH}, -ELBO, "
+        f"alpha={anomaly.TYPICALITY_ALPHA}, typical set from the threshold-fitting images")
     return out
 
 
