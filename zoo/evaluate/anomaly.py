@@ -483,7 +483,7 @@ def applicable_scores(model) -> list[str]:
 def default_score(model) -> str:
     """The best measured score for this kind of model (see the module docstring).
 
-    A density over grey levels (continuous likelihood): the complexity score, since
+    A density over grey levels (any likelihood but the Bernoulli): the complexity score, since
     there most of −log p is the image's generic code length (−ELBO: AUROC 0.67 for
     digits under vae_fashion_mnist; complexity: 0.99+). A density over binary pixels:
     −ELBO, since a binary image's −log p is no longer dominated by that part (vae_mnist,
@@ -493,7 +493,7 @@ def default_score(model) -> str:
     """
     if not model.has_density:
         return "reconstruction"
-    return "elbo" if model.likelihood.discrete else "complexity"
+    return "elbo" if model.likelihood.name == "bernoulli" else "complexity"
 
 
 def score_name(model, k: int = 1, method: str | None = None) -> str:
