@@ -169,6 +169,17 @@ def test_anomaly_cli_flags_fashion_and_spares_mnist(tmp_path, capsys, fashion_ui
     assert fashion["num_flagged"] >= 140, out  # most of them
     assert [r["index"] for r in fashion["results"][:3]] == [0, 1, 2]  # ints, not strings
     assert f"flagged {fashion['num_flagged']} of 200" in out
+    # The JSON says which score produced the numbers and how the threshold was fitted.
+    assert fashion["score_method"] == "elbo" and fashion["score_method_is_default"]  # binary pixels
+    assert "elbo score's threshold at fpr 0.05" in fashion["threshold_source"]
+
+    # Another score on request; one that does not apply is a clear error.
+    report = tmp_path / "complexity.json"
+    assert main(["anomaly", PRESET, "--input", str(fashion_path), "--score", "complexity", "--json",
+                 str(report)]) == 0
+    assert json.loads(report.read_text())["score_method"] == "complexity"
+    assert main(["anomaly", PRESET, "--input", str(fashion_path), "--score", "likelihood_ratio"]) == 1
+    assert "does not apply" in capsys.readouterr().err
 
     # MNIST test images beyond the 1000 that fitted the threshold: few flagged (float input).
     mnist, _ = zoo.data.load_numpy("mnist", "test", "float", take=1200)
@@ -250,6 +261,13 @@ def test_section_names_match_the_report():
     from zoo.evaluate.report import SECTIONS
 
     assert list(SECTION_NAMES) == list(SECTIONS)
+
+
+def test_score_names_match_the_anomaly_module():
+    from zoo.cli.commands.evaluation import SCORE_NAMES
+    from zoo.evaluate.anomaly import SCORES
+
+    assert list(SCORE_NAMES) == list(SCORES)
 
 
 def test_eval_honours_num_examples_and_records_the_command(tmp_path, capsys):

@@ -11,6 +11,8 @@ from zoo.cli.arguments import choices_list, fraction, image_input, nonnegative_i
 # The sections of zoo.evaluate.report.SECTIONS, in its order; a copy of the names, since
 # importing the report imports TensorFlow (a test checks that the two agree).
 SECTION_NAMES = ("likelihood", "latents", "sample_quality", "conditional", "anomaly", "disentanglement")
+# The names of zoo.evaluate.anomaly.SCORES, copied for the same reason (a test checks them).
+SCORE_NAMES = ("elbo", "iwae", "reconstruction", "complexity", "likelihood_ratio", "regret")
 # Section -> its size parameter, which --num-examples sets (likelihood takes num_examples directly).
 SECTION_SIZES = {"latents": "num_examples", "sample_quality": "num_samples", "anomaly": "num_images"}
 
@@ -159,7 +161,7 @@ def progress_counter(label: str):
 def run_anomaly(args) -> int:
     """Scores images against a preset, fits or takes a threshold, prints and saves the table."""
     from zoo import data
-    from zoo.evaluate.anomaly import anomaly_scores, score_name, threshold_at_fpr
+    from zoo.evaluate.anomaly import anomaly_scores, applicable_scores, default_score, score_name, threshold_at_fpr
     from zoo.io import write_json
     from zoo.presets import load, read_metadata
 
@@ -170,18 +172,23 @@ def run_anomaly(args) -> int:
     preprocessing = card.get("preprocessing", "float")
     images, names = read_anomaly_input(args.input, model.image_shape)
     x = data.preprocess(images, preprocessing, seed=args.seed)
-    what = score_name(model, args.k)
+    method = args.score or default_score(model)
+    if method not in applicable_scores(model):
+        raise ValueError(f"--score {method} does not apply to {args.name}; choose one of "
+                         f"{', '.join(applicable_scores(model))}")
+    what = score_name(model, args.k, method)
 
     if args.threshold is not None:
         threshold, source = args.threshold, "given"
     else:
         reference, _ = data.load_numpy(card["dataset"], "test", preprocessing, seed=args.seed,
                                        take=args.reference_examples)
-        normal = anomaly_scores(model, reference, k=args.k, seed=args.seed,
+        normal = anomaly_scores(model, reference, method=method, k=args.k, seed=args.seed,
                                 progress=progress_counter(f"scoring {len(reference)} {card['dataset']} test images"))
         threshold = threshold_at_fpr(normal, args.fpr)
-        source = f"fpr {args.fpr:g} on the first {len(reference)} {card['dataset']} test images"
-    scores = anomaly_scores(model, x, k=args.k, seed=args.seed,
+        source = (f"the {method} score's threshold at fpr {args.fpr:g}, fitted on the first {len(reference)} "
+                  f"{card['dataset']} test images (normal data)")
+    scores = anomaly_scores(model, x, method=method, k=args.k, seed=args.seed,
                             progress=progress_counter(f"scoring {len(x)} images of {args.input}"))
     flagged = scores > threshold
 
@@ -197,7 +204,8 @@ def run_anomaly(args) -> int:
     print(f"flagged {int(flagged.sum())} of {len(scores)} images ({100 * flagged.mean():.1f}%)")
     if args.json:
         report = {
-            "preset": args.name, "input": args.input, "score": what, "k": args.k, "seed": args.seed,
+            "preset": args.name, "input": args.input, "score_method": method,
+            "score_method_is_default": args.score is None, "score": what, "k": args.k, "seed": args.seed,
             "preprocessing": preprocessing, "threshold": float(threshold), "threshold_source": source,
             "num_images": len(scores), "num_flagged": int(flagged.sum()),
             "results": [{label: name, "score": float(s), "flagged": bool(f)}
@@ -210,8 +218,11 @@ def run_anomaly(args) -> int:
 def add_anomaly(subparsers):
     p = subparsers.add_parser(
         "anomaly", help="score images by how badly the preset explains them; flag the outliers",
-        description="Scores each image by -ELBO (--k 1) or the -IWAE bound (--k > 1) in nats; autoencoders "
-                    "without a density (AE, WAE) use their reconstruction error. Higher = more anomalous; an image "
+        description="Scores each image in nats, higher = more anomalous, by --score: the default is the best "
+                    "measured score for the preset's kind (zoo.evaluate.anomaly.default_score: input complexity, "
+                    "-log p(x) minus the PNG code length, for grey levels; -ELBO for binary pixels; the "
+                    "reconstruction error for autoencoders without a density). The model card's anomaly section "
+                    "measures every score on several shifts. An image "
                     "is flagged when its score is above the threshold, given with --threshold or fitted at --fpr "
                     "on the first --reference-examples test images of the preset's dataset. Inputs are quantized "
                     "to 0..255 and preprocessed as the preset's card says (e.g. dynamic binarization), like the "
@@ -225,7 +236,10 @@ def add_anomaly(subparsers):
     threshold.add_argument("--threshold", type=float, help="flag scores above this many nats")
     threshold.add_argument("--fpr", type=fraction, default=0.05,
                            help="fit the threshold to flag this fraction of normal test images, in [0, 1)")
-    p.add_argument("--k", type=positive_int, default=1, help="importance samples per image (1 = ELBO)")
+    p.add_argument("--score", choices=SCORE_NAMES,
+                   help="the anomaly score (default: the best measured one for this preset's kind)")
+    p.add_argument("--k", type=positive_int, default=1,
+                   help="importance samples of -log p(x) inside the score (1 = ELBO)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the preprocessing and posterior samples")
     p.add_argument("--reference-examples", type=positive_int, default=1000,
                    help="normal test images the --fpr threshold is fitted on")
