@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from zoo import data
-from zoo.data import DataSourceError, DatasetSpec
+from zoo.data import DatasetSpec, DataSourceError
 
 
 def test_mnist_idx_matches_the_official_checksum_and_shapes():
