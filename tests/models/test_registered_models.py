@@ -96,3 +96,17 @@ def test_a_user_defined_model_passes_the_harness_and_loads_back(clean_registry, 
     loaded = zoo.load(str(tmp_path / "preset"))
     assert type(loaded) is MyTestVAE and loaded.reconstruction_weight == 2.0
     assert zoo.presets.read_metadata(str(tmp_path / "preset"))["variant"] == "my_test_vae"
+
+
+def test_the_harness_fails_a_model_whose_config_loses_an_argument(clean_registry, mnist_binary, tmp_path):
+    """The harness can fail: a constructor argument missing from get_config() would make
+    presets and `.keras` files load a different model."""
+
+    @zoo.register_model("my_forgetful_vae")
+    class MyForgetfulVAE(zoo.VAE):
+        def __init__(self, reconstruction_weight=1.0, **kwargs):
+            self.reconstruction_weight = float(reconstruction_weight)
+            super().__init__(**kwargs)
+
+    with pytest.raises(AssertionError, match="'reconstruction_weight' is missing from get_config"):
+        run_model_test(MyForgetfulVAE, {**TINY, "reconstruction_weight": 2.0}, mnist_binary, tmp_path)
