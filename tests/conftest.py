@@ -29,8 +29,18 @@ def load_benchmark(name: str):
     return module
 
 
+# A bug in zoo/ (reported, not fixed by the tests): strict, so that the fix turns the
+# marked tests into failures until the mark is removed.
+LADDER_NOISE_BUG = pytest.mark.xfail(
+    strict=True, raises=TypeError,
+    reason="LadderVAE.importance_log_terms lacks the `noise` parameter that "
+           "LatentVariableModel.log_importance_weights passes (6 positional arguments), so "
+           "iwae_bound / log_importance_weights raise TypeError on a LadderVAE")
+
 # Small networks so that a few hundred steps take seconds on 2 cores.
 SMALL = dict(latent_dim=8, widths=(16, 32), hidden_dim=64)
+# The same for 64x64 dSprites images.
+SPRITES = dict(image_shape=(64, 64, 1), latent_dim=6, widths=(8, 8, 16, 16), hidden_dim=32)
 
 
 @pytest.fixture(autouse=True)
@@ -54,5 +64,95 @@ def fashion_dequantized():
     return xtr, ytr, xte, yte
 
 
+@pytest.fixture(scope="session")
+def mnist_float():
+    """Grey-level MNIST: what the sample classifier learns from and the reference for
+    Fréchet distances (model samples are E[x|z], grey levels too)."""
+    xtr, ytr = zoo.data.load_numpy("mnist", "train", "float", take=4096)
+    xte, yte = zoo.data.load_numpy("mnist", "test", "float", take=1000)
+    return xtr, ytr, xte, yte
+
+
+@pytest.fixture(scope="session")
+def classifier(mnist_float):
+    """A small MNIST digit classifier (zoo.evaluate.classifier) that judges samples."""
+    from zoo.evaluate.classifier import train_classifier
+
+    xtr, ytr, _, _ = mnist_float
+    return train_classifier(xtr, ytr, epochs=5, seed=0)
+
+
+@pytest.fixture(scope="session")
+def sprites():
+    """512 random dSprites images, float32 in {0, 1}."""
+    from zoo.data import dsprites
+
+    classes = dsprites.dsprites_factors()[1]
+    rows = np.random.default_rng(0).choice(dsprites.NUM_IMAGES, 512, replace=False)
+    return (dsprites.render(classes[rows]) / 255.0).astype("float32")
+
+
+# The likelihood-path variants, trained once per session on an MNIST slice and shared
+# by their own test files and the likelihood evaluator's (tests/evaluate/test_likelihood.py).
+LIKELIHOOD_VARIANTS = {
+    "iwae": dict(num_samples=3),
+    "vamp_vae": dict(num_components=16),
+    "iaf_vae": dict(num_flows=2, context_dim=16, made_hidden_units=(64,)),
+    "ladder_vae": dict(upper_latent_dims=(4,), ladder_hidden_dim=64),
+}
+LIKELIHOOD_TRAIN_STEPS = 96
+
+
+@pytest.fixture(scope="session")
+def trained_small(mnist_binary):
+    """trained_small(variant) -> (model, test -ELBO before, after): a SMALL model of a
+    LIKELIHOOD_VARIANTS variant trained for LIKELIHOOD_TRAIN_STEPS steps, once per session."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            xtr, _, xte, _ = mnist_binary
+            keras.utils.set_random_seed(0)
+            model = zoo.get_model_class(name)(seed=0, **SMALL, **LIKELIHOOD_VARIANTS[name])
+            before = negative_elbo(model, xte)
+            model.compile(optimizer=keras.optimizers.Adam(2e-3))
+            model.fit(xtr[:LIKELIHOOD_TRAIN_STEPS * 64 // 3], batch_size=64, epochs=3, verbose=0)
+            cache[name] = (model, before, negative_elbo(model, xte))
+        return cache[name]
+
+    return get
+
+
+def fit_steps(model, x, y=None, steps=64, batch_size=64, lr=2e-3):
+    """Compiles with Adam(lr) and fits about `steps` steps (whole epochs); returns the history."""
+    model.compile(optimizer=keras.optimizers.Adam(lr))
+    epochs = max(1, steps * batch_size // len(x))
+    args = (x,) if y is None else (x, y)
+    return model.fit(*args, batch_size=batch_size, epochs=epochs, verbose=0)
+
+
 def negative_elbo(model, x, seed=0):
     return float(-np.mean(model.elbo(x, seed=seed)))
+
+
+# Densities by hand, in float64 numpy: the references the models' log-densities are checked against.
+
+
+def gaussian_log_density(z, loc, scale):
+    """Sum over the last axis of log N(z; loc, scale)."""
+    z, loc, scale = (np.asarray(a, np.float64) for a in (z, loc, scale))
+    return np.sum(-0.5 * ((z - loc) / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi), axis=-1)
+
+
+def softplus(a):
+    return np.logaddexp(0.0, np.asarray(a, np.float64))
+
+
+def sigmoid(a):
+    return 1.0 / (1.0 + np.exp(-np.asarray(a, np.float64)))
+
+
+def bernoulli_log_prob(x, logits):
+    """Sum over pixels of log Bernoulli(x; logits): x * logits - softplus(logits)."""
+    x, logits = np.asarray(x, np.float64), np.asarray(logits, np.float64)
+    return np.sum(x * logits - softplus(logits), axis=(-3, -2, -1))

@@ -264,8 +264,9 @@ def test_is_throughput_turns_onednn_on_only_in_a_fresh_process(tmp_path, monkeyp
     assert bench.use_onednn(False) is False
     out = tmp_path / "o.md"
     env = {k: v for k, v in os.environ.items() if k != bench.ONEDNN}
-    run = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "is_throughput.py"), "--onednn", "--images", "1",
-                          "--k", "4", "--out", str(out)], capture_output=True, text=True, env=env, timeout=600)
+    script = os.path.join(ROOT, "benchmarks", "is_throughput.py")
+    run = subprocess.run([sys.executable, script, "--onednn", "--images", "1", "--k", "4", "--out", str(out)],
+                         capture_output=True, text=True, env=env, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     text = out.read_text()
     assert "oneDNN custom ops on (TF_ENABLE_ONEDNN_OPTS=1)" in text and "--onednn`" in text

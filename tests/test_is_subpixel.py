@@ -12,11 +12,10 @@ import zoo
 from zoo import nets
 from zoo.evaluate.likelihood import importance_sampled_log_likelihood
 
-# The rewrite lives in a benchmark, not in the library: its checks run with -m slow.
-pytestmark = pytest.mark.slow
-
 from conftest import load_benchmark
 
+# The rewrite lives in a benchmark, not in the library: its checks run with -m slow.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -180,7 +179,8 @@ def test_preset_weights_are_compressed_losslessly(tmp_path, mnist_binary):
     tiny = zoo.VAE(image_shape=(28, 28, 1), latent_dim=2, widths=(4, 4), hidden_dim=8)
     tiny(mnist_binary[0][:2])
     tiny.save_weights(raw)
-    tiny_packed = os.path.join(zoo.save_preset(tiny, str(tmp_path / "tiny"), {"dataset": "mnist"}), presets.WEIGHTS_FILE)
+    tiny_dir = zoo.save_preset(tiny, str(tmp_path / "tiny"), {"dataset": "mnist"})
+    tiny_packed = os.path.join(tiny_dir, presets.WEIGHTS_FILE)
     assert os.path.getsize(tiny_packed) <= os.path.getsize(raw)  # never grows a file
     loaded = zoo.load(path)
     for ours, theirs in zip(model.weights, loaded.weights):

@@ -87,7 +87,8 @@ def test_notebook_matches_its_script(name):
         f"tutorials/{name}.ipynb differs from tutorials/{name}.py; regenerate it with "
         f"`jupytext --to ipynb tutorials/{name}.py`")
     assert notebook.metadata["jupytext"]["formats"] == "ipynb,py:percent"
-    assert all(not c.get("outputs") for c in notebook.cells if c.cell_type == "code"), "commit notebooks without outputs"
+    code_cells = [c for c in notebook.cells if c.cell_type == "code"]
+    assert all(not c.get("outputs") for c in code_cells), "commit notebooks without outputs"
 
 
 def test_no_notebook_without_a_script():

@@ -1,4 +1,7 @@
-"""The base mechanics, pinned on the plain VAE with real data."""
+"""The base mechanics (zoo.models.base), pinned on the plain VAE (zoo.models.vae) with real data.
+
+Config, `.keras`, preset and export round trips: tests/models/test_registered_models.py.
+"""
 
 import keras
 import numpy as np
@@ -101,36 +104,22 @@ def test_iwae_bound_is_above_the_elbo(mnist_binary):
     assert iwae > elbo + 0.5, (elbo, iwae)
 
 
-def test_keras_round_trip_is_exact_and_training_continues(tmp_path, mnist_binary):
-    xtr, _, xte, _ = mnist_binary
+def test_training_continues_identically_from_a_keras_file(tmp_path, mnist_binary):
+    """The optimizer's state and the noise state come back: the model and its reloaded
+    copy take the same steps. (The round trip itself, for every variant:
+    tests/models/test_registered_models.py.)"""
+    xtr, _, _, _ = mnist_binary
     model = _fit(zoo.VAE(kl_warmup_steps=50, **SMALL), xtr[:512], steps=16)
     path = str(tmp_path / "vae.keras")
     model.save(path)
     loaded = keras.models.load_model(path, safe_mode=True)
-    assert type(loaded) is zoo.VAE and loaded.get_config() == model.get_config()
-    np.testing.assert_array_equal(model.elbo(xte[:16], seed=7), loaded.elbo(xte[:16], seed=7))
-    np.testing.assert_array_equal(model.sample(4, seed=1), loaded.sample(4, seed=1))
-    np.testing.assert_array_equal(model.predict(xte[:8], verbose=0), loaded.predict(xte[:8], verbose=0))
-    # The optimizer state (step count and Adam moments) came back too.
-    assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations) > 0
-    for a, b in zip(model.optimizer.variables, loaded.optimizer.variables):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    # Both continue identically from the same state.
     keras.utils.set_random_seed(1)
     model.fit(xtr[:256], batch_size=64, epochs=1, verbose=0, shuffle=False)
     keras.utils.set_random_seed(1)
     loaded.fit(xtr[:256], batch_size=64, epochs=1, verbose=0, shuffle=False)
-    assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations)
+    assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations) == 20
     for a, b in zip(model.weights, loaded.weights):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
-
-
-def test_config_round_trip():
-    model = zoo.VAE(image_shape=(64, 64, 1), widths=(16, 16, 32, 32), latent_dim=10, hidden_dim=32,
-                    likelihood={"name": "gaussian", "min_scale": 0.01}, beta=4.0)
-    clone = zoo.VAE.from_config(model.get_config())
-    assert clone.get_config() == model.get_config()
-    assert clone.count_params() == model.count_params()
 
 
 @pytest.mark.parametrize("shape", [(28, 28, 1), (64, 64, 1), (32, 32, 3)])

@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from zoo import data, presets
+from zoo import data
 from zoo.cli import main
 from zoo.data import DatasetSpec
 from zoo.models import CVAE

@@ -14,9 +14,7 @@ import textwrap
 
 import pytest
 
-from zoo.models import registered_models
-
-MODELS = registered_models()
+import zoo
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -26,8 +24,6 @@ MIRRORED = textwrap.dedent('''
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras, numpy as np, zoo
-    from zoo.models import registered_models
-    MODELS = registered_models()
     SMALL = dict(latent_dim=8, widths=(16, 32), hidden_dim=64)
     x, y = zoo.data.load_numpy("mnist", "train", "dynamic_binarize", take=16)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -35,7 +31,7 @@ MIRRORED = textwrap.dedent('''
 
     def make(name, scope):
         keras.utils.set_random_seed(0)
-        cls = MODELS[name]
+        cls = zoo.registry.get_model_class(name)
         kwargs = dict(SMALL, seed=1, **({"num_classes": 10} if cls.conditional else {}))
         with scope:
             model = cls(**kwargs)
@@ -117,7 +113,7 @@ def test_mirrored_strategy_step_equals_a_single_device_step():
 
 @pytest.mark.slow
 def test_every_variant_trains_under_mirrored_strategy():
-    _check_mirrored(_run(MIRRORED, sorted(MODELS), timeout=600))
+    _check_mirrored(_run(MIRRORED, sorted(zoo.registry.registered_models()), timeout=600))
 
 
 WORKER = textwrap.dedent('''

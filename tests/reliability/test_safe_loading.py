@@ -1,5 +1,6 @@
 """`.keras` files that would run code are refused with safe_mode=True (zoo models
-themselves load with it: tests/models; presets naming non-zoo classes: tests/test_presets.py)."""
+themselves load with it: tests/models/test_registered_models.py; presets naming non-zoo
+classes: tests/test_presets.py)."""
 
 import json
 import zipfile
