@@ -60,7 +60,8 @@ def anomaly_rows(name, section):
         return []
     if "scores" not in section:
         aurocs = [_fmt(_get(section, ANOMALY_LEGACY.get(s, s), "auroc"), 3) for s in ANOMALY_SCORES]
-        rate = _get(section, "negative_elbo", "detection_rate") or _get(section, "reconstruction_error", "detection_rate")
+        rate = (_get(section, "negative_elbo", "detection_rate")
+                or _get(section, "reconstruction_error", "detection_rate"))
         return [[name, section["anomalies"], *aurocs, f"{_fmt(rate, 3)} (old protocol: −ELBO or recon.)"]]
     scores, default = section["scores"], section["default_score"]
     return [[name, shift, *[_fmt(_get(scores, s, shift, "auroc"), 3) for s in ANOMALY_SCORES],

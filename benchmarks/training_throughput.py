@@ -88,7 +88,8 @@ def parse_args(argv=None):
                    help="the markdown table to write (default benchmarks/training_throughput.md; with --json and "
                         "no --out, no table is written)")
     p.add_argument("--only", default=None,
-                   help=f"comma-separated contenders (default: all; Pythae ones skipped when not installed): {','.join(ALL)}")
+                   help="comma-separated contenders (default: all; Pythae ones skipped when not installed): "
+                        + ",".join(ALL))
     p.add_argument("--nll-images", type=int, default=10, help="test images for the IS-NLL row (0 skips it)")
     p.add_argument("--nll-k", type=int, default=5000, help="importance samples for the IS-NLL row")
     p.add_argument("--nll-runs", type=int, default=3, help="runs of the IS-NLL timing")

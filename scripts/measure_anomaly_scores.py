@@ -17,7 +17,6 @@ sys.path.insert(0, ROOT)
 
 
 def main(argv=None) -> int:
-    import numpy as np
 
     import zoo
     from zoo import data

@@ -29,14 +29,6 @@ def load_benchmark(name: str):
     return module
 
 
-# A bug in zoo/ (reported, not fixed by the tests): strict, so that the fix turns the
-# marked tests into failures until the mark is removed.
-LADDER_NOISE_BUG = pytest.mark.xfail(
-    strict=True, raises=TypeError,
-    reason="LadderVAE.importance_log_terms lacks the `noise` parameter that "
-           "LatentVariableModel.log_importance_weights passes (6 positional arguments), so "
-           "iwae_bound / log_importance_weights raise TypeError on a LadderVAE")
-
 # Small networks so that a few hundred steps take seconds on 2 cores.
 SMALL = dict(latent_dim=8, widths=(16, 32), hidden_dim=64)
 # The same for 64x64 dSprites images.

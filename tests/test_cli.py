@@ -318,7 +318,8 @@ def test_help_is_fast_and_imports_no_tensorflow():
     script = ("import sys\nfrom zoo.cli import main\n"
               "for argv in (['--help'], ['eval', '--help'], ['eval', 'x', '-n', '-5']):\n"
               "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
-              "print(sorted(m for m in ('tensorflow', 'keras', 'tensorflow_probability', 'numpy') if m in sys.modules))")
+              "print(sorted(m for m in ('tensorflow', 'keras', 'tensorflow_probability', 'numpy')\n"
+              "             if m in sys.modules))")
     out, _ = _python(["-c", script])
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
 
@@ -358,7 +359,8 @@ def test_the_native_log_filter_keeps_everything_else():
     os.close(source_w)
     _forward(source_r, target_w)
     os.close(target_w)
-    assert os.read(target_r, 65536) == b"  scoring: 1/2\r  scoring: 2/2\nzoo sample: error: something\nno newline at the end"
+    expected = b"  scoring: 1/2\r  scoring: 2/2\nzoo sample: error: something\nno newline at the end"
+    assert os.read(target_r, 65536) == expected
 
 
 def test_train_judge_never_targets_the_shipped_judge_by_default(tmp_path, monkeypatch, capsys):

@@ -1,4 +1,5 @@
-"""zoo.distributions: likelihoods and priors as TFP distributions (the discretized logistic mixture, the VampPrior's mixture)."""
+"""zoo.distributions: likelihoods and priors as TFP distributions (the discretized logistic mixture, the
+VampPrior's mixture)."""
 
 import numpy as np
 import pytest

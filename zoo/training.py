@@ -37,9 +37,9 @@ from zoo import data
 from zoo.callbacks import NaNGuard, ResumableBackup
 from zoo.data.pipelines import preprocess_batch
 from zoo.io import did_you_mean
-from zoo.registry import get_model_class
 from zoo.presets import load as load_preset
 from zoo.presets import save_preset
+from zoo.registry import get_model_class
 
 RECIPES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recipes")
 
@@ -99,7 +99,8 @@ def training_batches(images, labels, batch_size: int, preprocessing: str, seed: 
 
 def machine_description() -> str:
     """The machine and library versions a model card records its training ran on."""
-    description = f"{platform.machine()} {os.cpu_count()} cores, {platform.system()}, TF {tf.__version__}, Keras {keras.__version__}"
+    description = (f"{platform.machine()} {os.cpu_count()} cores, {platform.system()}, TF {tf.__version__}, "
+                   f"Keras {keras.__version__}")
     # oneDNN kernels are ~1.3x faster here but change float rounding: the card says which ran.
     onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
     return description + (f", TF_ENABLE_ONEDNN_OPTS={onednn}" if onednn is not None else "")
@@ -231,7 +232,8 @@ def train(
         "prior": model.prior_config,
         "latent_dim": model.latent_dim,
         "recipe": recipe,
-        "training_command": f"zoo train --preset {recipe['name']}" + (f" --epochs {epochs}" if epochs != t["epochs"] else ""),
+        "training_command": f"zoo train --preset {recipe['name']}"
+                            + (f" --epochs {epochs}" if epochs != t["epochs"] else ""),
         "seed": seed,
         "epochs": epochs,
         "train_examples": int(take or data.get_spec(recipe["dataset"]).split_sizes["train"]),

@@ -14,6 +14,7 @@ from benchmarks.machine import BUSY_LOAD
 from benchmarks.throughput.contenders import ALL, BATCH_SIZE, LABELS, LEARNING_RATE, RECIPE
 from benchmarks.throughput.harness import SWEEP_KEYS, paired_ratios, summary
 
+
 def _fmt(v, digits=0):
     return f"{v:,.{digits}f}"
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from zoo import data
-from zoo.data import DataSourceError, DatasetSpec, sources
+from zoo.data import DatasetSpec, DataSourceError, sources
 
 PROXY_VARS = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY")
 
@@ -122,7 +122,8 @@ def test_offline_without_data_fails_fast_and_names_every_place(no_setup):
     assert time.monotonic() - start < 10
     message = str(err.value)
     default = os.path.join(str(no_setup), ".zoo", "datasets")
-    for place in (default, os.path.join(default, "mnist"), os.path.join(str(no_setup), ".keras", "datasets", "mnist.npz"),
+    keras_cache = os.path.join(str(no_setup), ".keras", "datasets", "mnist.npz")
+    for place in (default, os.path.join(default, "mnist"), keras_cache,
                   os.path.join(str(no_setup), "tensorflow_datasets", "mnist"), "storage.googleapis.com"):
         assert place in message
     assert "not attempted" in message and "~/.zoo/datasets/mnist/" in message  # how to add the files

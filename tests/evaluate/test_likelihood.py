@@ -6,11 +6,10 @@ import pytest
 
 from zoo.evaluate.likelihood import importance_sampled_log_likelihood
 
-from conftest import LADDER_NOISE_BUG, LIKELIHOOD_VARIANTS
+from conftest import LIKELIHOOD_VARIANTS
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=LADDER_NOISE_BUG if name == "ladder_vae" else ())
-                                  for name in LIKELIHOOD_VARIANTS])
+@pytest.mark.parametrize("name", LIKELIHOOD_VARIANTS)
 def test_importance_sampled_likelihood_is_above_the_elbo(name, trained_small, mnist_binary):
     model, _, _ = trained_small(name)
     x = mnist_binary[2][:40]

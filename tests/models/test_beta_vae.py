@@ -43,9 +43,9 @@ def test_capacity_grows_linearly_and_sets_the_loss(mnist_binary):
     model = BetaVAE(gamma=50.0, capacity_max=20.0, capacity_steps=100, seed=3, **SMALL)
     model.compile(optimizer="adam")
     for step, expected in [(0, 0.0), (25, 5.0), (50, 10.0), (100, 20.0), (400, 20.0)]:
-        model.optimizer.iterations.assign(step)
+        model.schedule_step.assign(step)
         assert float(model.capacity()) == pytest.approx(expected)
-    model.optimizer.iterations.assign(25)
+    model.schedule_step.assign(25)
     x = tf.constant(mnist_binary[0][:64])
     state = model.seed_generator.state.numpy()
     terms = model.loss_terms(x, None, training=True)

@@ -12,7 +12,7 @@ import tensorflow as tf
 from zoo.models import LadderVAE
 from zoo.models.base import stateless_seed
 
-from conftest import LADDER_NOISE_BUG, SMALL, bernoulli_log_prob, gaussian_log_density, sigmoid, softplus
+from conftest import SMALL, bernoulli_log_prob, gaussian_log_density, sigmoid, softplus
 
 
 def test_ladder_vae_trains_on_mnist(trained_small):
@@ -21,7 +21,6 @@ def test_ladder_vae_trains_on_mnist(trained_small):
     assert before > 500 and after < 250, (before, after)  # ~544 nats untrained, ~190 after
 
 
-@LADDER_NOISE_BUG
 def test_ladder_log_importance_weights_are_the_sum_of_layer_log_densities():
     model = LadderVAE(latent_dim=3, upper_latent_dims=(2,), ladder_hidden_dim=8, widths=(4, 8), hidden_dim=16)
     x = (np.random.default_rng(0).random((2, 28, 28, 1)) > 0.5).astype("float32")

@@ -11,7 +11,6 @@ import pytest
 
 import zoo
 
-from conftest import LADDER_NOISE_BUG
 from harness import run_model_test
 
 # Tiny networks: the whole harness must stay fast on two CPU cores.
@@ -34,15 +33,7 @@ VARIANT_KWARGS = {
     "wae": dict(mmd_weight=5.0, kernel="rbf", kernel_scales=(0.5, 2.0), stochastic_encoder=True),
 }
 
-# Bugs in zoo/ the harness found (reported, not fixed here).
-KNOWN_BUGS = {"ladder_vae": LADDER_NOISE_BUG}
-
-
-def _variants():
-    return [pytest.param(name, marks=KNOWN_BUGS.get(name, ())) for name in sorted(zoo.registry.registered_models())]
-
-
-@pytest.mark.parametrize("variant", _variants())
+@pytest.mark.parametrize("variant", sorted(zoo.registry.registered_models()))
 def test_registered_model_passes_the_harness(variant, mnist_binary, tmp_path):
     if variant not in VARIANT_KWARGS:
         pytest.fail(f"registered model {variant!r} has no entry in VARIANT_KWARGS "

@@ -6,13 +6,19 @@ load on first use (PEP 562): `zoo data` can say where the files are in a blink.
 
 import importlib
 
+from zoo.data import dsprites  # noqa: F401 - importing it registers "dsprites"
+from zoo.data.dsprites import dsprites_factors
 from zoo.data.idx import DataSourceError, read_idx
 from zoo.data.sources import (
-    DATA_DIR_ENV, DATASETS, DEFAULT_DATA_DIR, DatasetSpec, describe_sources, get_spec, load_arrays, register_dataset,
+    DATA_DIR_ENV,
+    DATASETS,
+    DEFAULT_DATA_DIR,
+    DatasetSpec,
+    describe_sources,
+    get_spec,
+    load_arrays,
+    register_dataset,
 )
-from zoo.data import dsprites  # noqa: E402 - registers "dsprites"
-from zoo.data.dsprites import dsprites_factors
-
 
 _PIPELINE_NAMES = ("PREPROCESSING", "bits_per_dim", "load", "load_numpy", "preprocess")
 
@@ -39,6 +45,7 @@ __all__ = [
     "PREPROCESSING",
     "bits_per_dim",
     "describe_sources",
+    "dsprites_factors",
     "get_spec",
     "list_datasets",
     "load",

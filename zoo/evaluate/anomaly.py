@@ -35,7 +35,8 @@ seconds per 1000 images on 2 shared cores)::
     complexity                0.991         0.994         0.960         0.996         0.995         0.882     0.5
     likelihood_ratio          0.418         0.573         0.990         0.966         0.993         0.687     1.1
     regret                    0.968         0.979         0.964         0.987         0.993         0.844    45.7
-    typicality (batches of 10): held-out false alarms 0.13, detected mnist 0.77, glyphs 0.93, noise 1.00, constant 1.00, inverted 1.00, flipped 0.97
+    typicality (batches of 10): held-out false alarms 0.13, detected mnist 0.77, glyphs 0.93, noise 1.00,
+    constant 1.00, inverted 1.00, flipped 0.97
     vae_mnist: default elbo, section 170.4 s
     score             fashion_mnist        glyphs         noise      constant      inverted       flipped  s/1000
     elbo                      1.000         0.919         1.000         1.000         1.000         0.814     1.7
@@ -44,7 +45,8 @@ seconds per 1000 images on 2 shared cores)::
     complexity                1.000         0.978         1.000         1.000         1.000         0.670     1.7
     likelihood_ratio          1.000         0.813         1.000         0.993         1.000         0.418     2.4
     regret                    1.000         0.973         1.000         1.000         1.000         0.819    54.3
-    typicality (batches of 10): held-out false alarms 0.00, detected fashion_mnist 1.00, glyphs 1.00, noise 1.00, constant 1.00, inverted 1.00, flipped 0.90
+    typicality (batches of 10): held-out false alarms 0.00, detected fashion_mnist 1.00, glyphs 1.00, noise 1.00,
+    constant 1.00, inverted 1.00, flipped 0.90
 
 The compressor (`COMPLEXITY_COMPRESSOR`), chosen on vae_fashion_mnist with
 `python scripts/measure_anomaly_scores.py vae_fashion_mnist --num-images 200`

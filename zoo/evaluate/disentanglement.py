@@ -24,7 +24,6 @@ one code dimension) cannot single out the middle classes of a many-valued factor
 from __future__ import annotations
 
 import numpy as np
-
 from sklearn import ensemble, linear_model, metrics, svm
 
 

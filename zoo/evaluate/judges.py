@@ -127,7 +127,8 @@ def train_judge(dataset: str, epochs: int = DEFAULT_EPOCHS, seed: int = 0, take:
                          "held_out": "test split" if two_splits else
                          f"{HELD_OUT_IMAGES} random images (seed {HELD_OUT_SEED})",
                          "examples": int(len(x)), "epochs": int(epochs), "seed": int(seed),
-                         "command": f"zoo train-judge {dataset}" + (f" --epochs {epochs}" if epochs != DEFAULT_EPOCHS else "")
+                         "command": f"zoo train-judge {dataset}"
+                         + (f" --epochs {epochs}" if epochs != DEFAULT_EPOCHS else "")
                          + (f" --seed {seed}" if seed else "") + (f" --take {take}" if take else "")},
             "test_accuracy": accuracy,
             "seconds": time.time() - start,

@@ -211,7 +211,8 @@ def anomaly_section(model, card, seed=0, num_images=ANOMALY_IMAGES) -> dict:
                   "threshold": threshold, "held_out_fpr": float(np.mean(s_normal > threshold)),
                   "seconds_per_1000_images": round(1000 * seconds / (2 * num_images + len(shifted) * num_images), 1)}
         for name, s in s_shifted.items():
-            result[name] = {"auroc": round(anomaly.auroc(s_normal, s), 4), "auprc": round(anomaly.auprc(s_normal, s), 4),
+            result[name] = {"auroc": round(anomaly.auroc(s_normal, s), 4),
+                            "auprc": round(anomaly.auprc(s_normal, s), 4),
                             "detection_rate": float(np.mean(s > threshold))}
         scores_out[method] = result
         if method == "elbo":

@@ -36,7 +36,8 @@ def glyphs(n: int, seed: int = 0, size: int = 28) -> np.ndarray:
         font = ImageFont.load_default(size=int(rng.integers(*GLYPH_SIZES, endpoint=True)))
         image = Image.new("L", (size, size), 0)
         offset = rng.integers(-2, 3, size=2)
-        ImageDraw.Draw(image).text((size / 2 + offset[0], size / 2 + offset[1]), str(rng.choice(list(GLYPH_CHARACTERS))),
+        character = str(rng.choice(list(GLYPH_CHARACTERS)))
+        ImageDraw.Draw(image).text((size / 2 + offset[0], size / 2 + offset[1]), character,
                                    fill=255, font=font, anchor="mm", stroke_width=GLYPH_STROKE, stroke_fill=255)
         out[i, ..., 0] = np.where(np.asarray(image) >= 128, 255, 0)
     return out

@@ -200,8 +200,8 @@ def export_tflite(
             expected = reference(signature, ref_inputs)
             for q in quantization:
                 filename = f"{signature}_{q}.tflite"
-                path = io.write_bytes(os.path.join(tmp, filename),
-                                      convert(saved_model_dir, signature, q, _signature_inputs(signature, *calibration)))
+                flatbuffer = convert(saved_model_dir, signature, q, _signature_inputs(signature, *calibration))
+                path = io.write_bytes(os.path.join(tmp, filename), flatbuffer)
                 report["files"][filename] = {"signature": signature, "quantization": q,
                                              "bytes": os.path.getsize(path),
                                              **parity(expected, run_tflite(path, **ref_inputs), x_eval, signature)}

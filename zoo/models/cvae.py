@@ -20,8 +20,8 @@ import tensorflow as tf
 
 from zoo.models.base import stateless_seed
 from zoo.models.vae import VAE
-from zoo.validation import InputError
 from zoo.registry import register_model
+from zoo.validation import InputError
 
 
 @register_model("cvae")

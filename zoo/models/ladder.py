@@ -166,7 +166,11 @@ class LadderVAE(LatentVariableModel):
         log_px = self.likelihood.distribution(raw).log_prob(tf.tile(x, [k, 1, 1, 1]))
         return tf.reshape(log_px, [k, -1])
 
-    def importance_log_terms(self, x, condition=None, k=1, seed=None, training=False):
+    def importance_log_terms(self, x, condition=None, k=1, seed=None, training=False, noise=None):
+        if noise is not None:
+            # Given noise covers one latent layer; the hierarchy draws one per layer.
+            raise ValueError(f"{type(self).__name__}: importance weights from given noise are not supported "
+                             f"({self.unsupported_signatures['score']})")
         layers = self._top_down_pass(x, condition, k, seed, training)
         return {
             "log_px": self._log_px(x, layers[-1]["z"], condition, training),
