@@ -1,10 +1,11 @@
 // The latent explorer: sliders over z, sampling, encoding dropped images and
 // interpolating between two of them, all through the exported LiteRT signatures.
 //
-// Test contract (zoo/export/web.py): the first image drawn is E[x|z] at z = 0 and
-// label 0, or at `?z=v0,v1,...` and `?label=k`; after every draw #zoo-checksum
-// holds the sum of its pixels (4 decimals) and #zoo-pixels all of them as JSON;
-// after the first, <body data-zoo-ready="true">.
+// Test contract (zoo/export/web.py): on load the page draws E[x|z] at z = 0 and
+// label 0; `?z=v0,v1,...` and `?label=k` then move the sliders and the class picker
+// as a user would (values rounded to the sliders' steps). After every draw
+// #zoo-checksum holds the sum of its pixels (4 decimals) and #zoo-pixels all of
+// them as JSON; once the image for the final z is drawn, <body data-zoo-ready="true">.
 
 import {Tensor, loadAndCompile, loadLiteRt} from "@litertjs/core";
 
@@ -71,18 +72,18 @@ function draw(canvas, pixels, [height, width, channels]) {
   context.putImageData(image, 0, 0);
 }
 
-/** The `?z=` and `?label=` values, checked against the model. */
+/** The `?z=` values (or null) and `?label=` class (or null), checked against the model. */
 function queryState(latentDim, numClasses) {
   const params = new URLSearchParams(location.search);
-  const z = new Float32Array(latentDim);
+  let z = null;
   if (params.has("z")) {
-    const values = params.get("z").split(",").map(Number);
-    if (values.length !== latentDim || values.some((v) => !Number.isFinite(v))) {
-      throw new Error(`?z= needs ${latentDim} comma-separated numbers, got "${params.get("z")}"`);
+    z = params.get("z").split(",").map(Number);
+    if (z.length !== latentDim || z.some((v) => !(Math.abs(v) <= SLIDER_RANGE))) {
+      throw new Error(`?z= needs ${latentDim} comma-separated numbers in [-${SLIDER_RANGE}, ${SLIDER_RANGE}], ` +
+                      `got "${params.get("z")}"`);
     }
-    z.set(values);
   }
-  let label = 0;
+  let label = null;
   if (params.has("label")) {
     label = Number(params.get("label"));
     if (!Number.isInteger(label) || label < 0 || label >= numClasses) {
@@ -131,7 +132,8 @@ async function main() {
   const shape = meta.input_shape;
   const latentDim = meta.latent_dim;
   const files = meta.web.files;
-  const state = queryState(latentDim, meta.conditional ? meta.num_classes : 1);
+  const query = queryState(latentDim, meta.conditional ? meta.num_classes : 0);
+  const state = {z: new Float32Array(latentDim), label: 0};
 
   $("title").textContent = `${meta.preset} — latent explorer`;
   $("subtitle").textContent = `${meta.model_class} on ${meta.dataset ?? "images"}, ${latentDim} latent dimensions. ` +
@@ -184,22 +186,28 @@ async function main() {
   }
 
   // One decode at a time; a change during a run asks for one more, with the newest z.
-  let busy = false;
+  // The returned promise settles once the image for the latest z is drawn.
+  let drawing = null;
   let stale = false;
-  async function render() {
-    if (busy) { stale = true; return; }
-    busy = true;
-    try {
-      do {
-        stale = false;
-        const out = await runSignature(models.decode, withLabel({z: state.z.slice()}), shapes("decode"));
-        show(out.mean);
-      } while (stale);
-    } catch (e) {
-      fail(`Decoding failed: ${e.message}`);
-    } finally {
-      busy = false;
+  function render() {
+    if (drawing) {
+      stale = true;
+      return drawing;
     }
+    drawing = (async () => {
+      try {
+        do {
+          stale = false;
+          const out = await runSignature(models.decode, withLabel({z: state.z.slice()}), shapes("decode"));
+          show(out.mean);
+        } while (stale);
+      } catch (e) {
+        fail(`Decoding failed: ${e.message}`);
+      } finally {
+        drawing = null;
+      }
+    })();
+    return drawing;
   }
 
   if (meta.conditional) {
@@ -272,6 +280,16 @@ async function main() {
     $("encoder").hidden = false;
   }
 
+  await render();
+  // The query goes through the same events as a drag or a pick, so it tests their wiring.
+  if (query.label !== null) {
+    $("label").value = query.label;
+    $("label").dispatchEvent(new Event("change"));
+  }
+  query.z?.forEach((v, i) => {
+    sliders[i].input.value = v;
+    sliders[i].input.dispatchEvent(new Event("input"));
+  });
   await render();
   $("zoo-status").hidden = true;
   if (!document.body.dataset.zooError) document.body.dataset.zooReady = "true";

@@ -10,10 +10,12 @@ version pinned by ``web/package-lock.json``. Nothing is fetched from elsewhere
 when the page runs.
 
 The page's test contract: on load it decodes z = 0 (label 0 for a conditional
-model; ``?z=v0,v1,...`` and ``?label=k`` set other values), draws E[x|z], writes
-the sum of its pixels with 4 decimals into ``#zoo-checksum`` and every pixel as
-JSON into ``#zoo-pixels``, then sets ``data-zoo-ready="true"`` on ``<body>``
-(``data-zoo-error`` with the message when it cannot run).
+model) and draws E[x|z]; after every draw ``#zoo-checksum`` holds the sum of the
+image's pixels with 4 decimals and ``#zoo-pixels`` every pixel as JSON. Then
+``?label=k`` and ``?z=v0,v1,...`` move the class picker and the sliders through
+their input events, as a user would (values rounded to the sliders' 0.01 steps),
+and once the last image is drawn ``<body>`` gets ``data-zoo-ready="true"``
+(``data-zoo-error`` with the message when the page cannot run).
 """
 
 from __future__ import annotations
