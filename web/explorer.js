@@ -150,9 +150,9 @@ async function main() {
 
   // Sliders in the card's KL order, so the dimensions that matter come first.
   const sliders = new Array(latentDim);
-  const kl = meta.metrics?.latents?.kl_per_dimension;
-  $("latent-order").textContent = meta.web.latent_order_by === "kl_per_dimension"
-    ? "(highest KL first)" : "(in index order: the card has no KL per dimension)";
+  const byKl = meta.web.latent_order_by === "kl_per_dimension";
+  const kl = byKl ? meta.metrics.latents.kl_per_dimension : null;
+  $("latent-order").textContent = byKl ? "(highest KL first)" : "(in index order: the card has no KL per dimension)";
   for (const i of meta.web.latent_order) {
     const row = document.createElement("label");
     row.className = "slider";
