@@ -30,15 +30,20 @@ shapes and dtypes) is written to ``assets/zoo_metadata.json`` in the SavedModel.
 `export_tflite` converts ``encode``, ``decode`` and ``sample`` to LiteRT files,
 one per signature and quantization, and measures each against the SavedModel.
 
+`export_web` writes a static folder that runs ``encode``, ``decode`` and ``sample``
+in the browser with LiteRT.js: a latent explorer (see `zoo.export.web`).
+
 One job a module: `signatures` (the graphs' math from the model's public
 interface), `metadata` (the JSON description), `saved_model`, `litert`
-(conversion and parity).
+(conversion and parity), `web` (the browser page).
 """
 
 from zoo.export.litert import QUANTIZATIONS, REPORT_FILE, TFLITE_SIGNATURES, export_tflite, run_tflite
 from zoo.export.metadata import METADATA_FILE, build_metadata, read_metadata
 from zoo.export.saved_model import export_saved_model
 from zoo.export.signatures import SIGNATURES, ExportError
+from zoo.export.web import export_web
 
 __all__ = ["METADATA_FILE", "QUANTIZATIONS", "REPORT_FILE", "SIGNATURES", "TFLITE_SIGNATURES", "ExportError",
-           "build_metadata", "export_saved_model", "export_tflite", "read_metadata", "run_tflite"]
+           "build_metadata", "export_saved_model", "export_tflite", "export_web", "read_metadata",
+           "run_tflite"]

@@ -14,6 +14,10 @@ needs ``sample`` alone. Variants:
 
 Each file's errors against the SavedModel are measured on held-out rows of the
 representative data and returned (and written to ``export_report.json``).
+
+The batch dimension is dynamic by default; ``static_batch=True`` fixes it at 1 for
+runtimes that reject dynamic shapes (LiteRT.js: a ``[-1, D]`` input fails at run
+time), by re-tracing each signature with batch-1 inputs before conversion.
 """
 
 
@@ -67,6 +71,15 @@ def _signature_inputs(signature, x, y, z, eps):
 
 
 def convert(saved_model_dir, signature, quantization, calibration):
+    """The LiteRT flatbuffer of one signature of a SavedModel, in one quantization.
+
+    Args:
+        saved_model_dir: the SavedModel holding `signature`.
+        signature: the signature to convert (the file's only signature, same name).
+        quantization: "float32", "float16" or "int8".
+        calibration: input name -> array of representative rows; int8 calibrates
+            on them one row at a time (which also fits a batch fixed at 1).
+    """
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[signature])
     if quantization == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -101,6 +114,27 @@ def run_tflite(path: str, num_threads: int = 1, **inputs) -> dict:
     return interpreter.get_signature_runner(name)(**inputs)
 
 
+def _run_rows(path: str, inputs: dict) -> dict:
+    """`run_tflite` one row at a time, outputs stacked: for a file whose batch is fixed at 1."""
+    rows = [run_tflite(path, **{k: v[i:i + 1] for k, v in inputs.items()})
+            for i in range(len(next(iter(inputs.values()))))]
+    return {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+
+
+def _static_batch_saved_model(loaded, signature: str, path: str) -> str:
+    """A SavedModel at `path` with `loaded`'s `signature` alone, its batch dimension fixed at 1.
+
+    The signature is re-traced with batch-1 input specs, so the converter sees
+    static shapes throughout and writes no dynamic dimension.
+    """
+    fn = loaded.signatures[signature]
+    specs = {name: tf.TensorSpec([1, *spec.shape[1:]], spec.dtype, name=name)
+             for name, spec in fn.structured_input_signature[1].items()}
+    static = tf.function(lambda **inputs: fn(**inputs)).get_concrete_function(**specs)
+    tf.saved_model.save(loaded, path, signatures={signature: static})
+    return path
+
+
 def _reconstruction_nll(params: dict, x) -> float | None:
     """Mean -log p(x|z) per example from exported likelihood parameters (numpy)."""
     axes = tuple(range(1, x.ndim))
@@ -123,6 +157,7 @@ def export_tflite(
     metadata: dict | None = None,
     num_calibration: int = 200,
     num_evaluation: int = 64,
+    static_batch: bool = False,
 ) -> dict:
     """Converts `encode`, `decode` and `sample` to LiteRT files and measures their errors.
 
@@ -142,6 +177,9 @@ def export_tflite(
         signatures: subset of ("encode", "decode", "sample") (default: all the model
             supports).
         metadata: extra model-card entries, as for `export_saved_model`.
+        static_batch: fix every file's batch dimension at 1 (for runtimes without
+            dynamic shapes, such as LiteRT.js); the errors are then measured one
+            row at a time. Default: a dynamic batch.
     Returns:
         The report: for each file its size and, per output, the max and mean
         absolute error against the SavedModel; for ``decode`` the mean
@@ -198,16 +236,21 @@ def export_tflite(
         for signature in chosen:
             ref_inputs = _signature_inputs(signature, *evaluation)
             expected = reference(signature, ref_inputs)
+            source = (_static_batch_saved_model(loaded, signature, os.path.join(work, f"{signature}_batch1"))
+                      if static_batch else saved_model_dir)
             for q in quantization:
                 filename = f"{signature}_{q}.tflite"
-                flatbuffer = convert(saved_model_dir, signature, q, _signature_inputs(signature, *calibration))
+                flatbuffer = convert(source, signature, q, _signature_inputs(signature, *calibration))
                 path = io.write_bytes(os.path.join(tmp, filename), flatbuffer)
+                got = _run_rows(path, ref_inputs) if static_batch else run_tflite(path, **ref_inputs)
                 report["files"][filename] = {"signature": signature, "quantization": q,
                                              "bytes": os.path.getsize(path),
-                                             **parity(expected, run_tflite(path, **ref_inputs), x_eval, signature)}
+                                             **parity(expected, got, x_eval, signature)}
                 described.setdefault(signature, _tflite_io(path))
         card = build_metadata(model, metadata, None, info)
         card["signatures"] = described
+        if static_batch:
+            card["input"]["batch"] = 1
         card["tflite"] = {
             "layout": "one .tflite file per signature and quantization, named <signature>_<quantization>.tflite; "
                       "each holds one signature with that name",
