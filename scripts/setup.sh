@@ -10,7 +10,7 @@ if [ ! -x "$ZOO_ROOT/.venv/bin/python" ]; then
   "$PYTHON" -m venv "$ZOO_ROOT/.venv"
 fi
 . "$ZOO_ROOT/.venv/bin/activate"
-if ! python -c "import zoo, pytest, jupytext" >/dev/null 2>&1 || [ "$ZOO_REINSTALL" = 1 ]; then
+if ! python -c "import zoo, pytest, jupytext, ruff" >/dev/null 2>&1 || [ "$ZOO_REINSTALL" = 1 ]; then
   echo "[setup] installing the zoo and its dependencies (first run downloads TensorFlow)"
   python -m pip install --quiet --upgrade pip
   python -m pip install --quiet -e "$ZOO_ROOT[test]"

@@ -25,4 +25,7 @@ if [ ! -d "$ZOO_ROOT/web/node_modules" ] && command -v npm >/dev/null 2>&1; then
   (cd "$ZOO_ROOT/web" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) \
     || echo "[setup] npm ci in web/ failed; the web export tests will fail"
 fi
-cd "$ZOO_ROOT" && exec python -m pytest -ra "$@"
+cd "$ZOO_ROOT" || exit 1
+# The linter first (pyflakes, pycodestyle, import order; settings in pyproject.toml): seconds.
+python -m ruff check . || exit 1
+exec python -m pytest -ra "$@"
