@@ -45,6 +45,9 @@ class DatasetSpec:
         tfds_name: the TFDS builder name, if any.
         generator: for synthetic datasets, a callable (split) -> (images, labels)
             that replaces the file sources.
+        folder_reader: for datasets stored as a folder layout, an object with
+            `find(directory)` (the dataset's folder there, or None) and
+            `read(folder, split)` -> (images, labels); searched like the IDX files.
         install_hint: how a user gets the data.
     """
 
@@ -58,6 +61,7 @@ class DatasetSpec:
     keras_cache: str | None = None
     tfds_name: str | None = None
     generator: Callable | None = None
+    folder_reader: object | None = None
     install_hint: str = ""
 
 
@@ -196,6 +200,9 @@ def _load_arrays_cached(name: str, split: str, data_dir: str | None, env_dirs: s
 
     tried = []
     for directory in _candidate_dirs(spec, data_dir):
+        folder = spec.folder_reader.find(directory) if spec.folder_reader else None
+        if folder is not None:
+            return _validate(spec, split, *spec.folder_reader.read(folder, split), folder)
         pair = _find_idx_pair(directory, spec.idx_files[split]) if spec.idx_files else None
         if pair is None:
             tried.append(directory)
@@ -261,7 +268,8 @@ def describe_sources() -> list[dict]:
         if spec.generator is not None:
             where = f"generated from its specification ({name} needs no files)"
         for directory in [] if where else _candidate_dirs(spec, None):
-            if spec.idx_files and all(_find_idx_pair(directory, stems) for stems in spec.idx_files.values()):
+            if (spec.idx_files and all(_find_idx_pair(directory, stems) for stems in spec.idx_files.values())) \
+                    or (spec.folder_reader and spec.folder_reader.find(directory)):
                 where = directory
                 break
             looked.append(directory)
