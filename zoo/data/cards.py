@@ -43,9 +43,9 @@ class RegisteredDataset:
         images, labels = tf.convert_to_tensor(images), tf.convert_to_tensor(labels)
         return int(images.shape[0]), lambda index: (tf.gather(images, index), tf.gather(labels, index))
 
-    def images(self, split: str, index) -> np.ndarray:
-        """uint8 images at positions `index` of a split."""
-        return load_arrays(self.name, split)[0][np.asarray(index, np.int64)]
+    def images(self, split: str) -> np.ndarray:
+        """The uint8 images of a split."""
+        return load_arrays(self.name, split)[0]
 
     def load_numpy(self, split="test", preprocessing="float", seed=0, take=None):
         return load_numpy(self.name, split, preprocessing, seed=seed, take=take)

@@ -256,7 +256,8 @@ class ImageFolder:
         return DatasetSpec(name=FOLDER_DATASET, image_shape=self.image_shape, num_classes=len(self.class_names),
                            split_sizes={split: int(len(index)) for split, index in self._splits.items()})
 
-    def _split(self, split: str, take: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def files(self, split: str, take: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(absolute paths, int64 labels) of the first `take` files of a split."""
         if split not in self._splits:
             raise ValueError(f"an image folder has the splits 'train' and 'test' (held out), not {split!r}")
         index = self._splits[split][:take]
@@ -272,7 +273,7 @@ class ImageFolder:
     def gather(self, split: str):
         """(number of images, fn): fn maps a batch of indices into the split, an int64
         tensor [B], to (uint8 images [B,S,S,C], labels [B]) inside a tf.data graph."""
-        paths, labels = self._split(split)
+        paths, labels = self.files(split)
         paths, labels = tf.constant(paths), tf.constant(labels)
         signature = tf.TensorSpec(self.image_shape, tf.uint8)
 
@@ -283,16 +284,15 @@ class ImageFolder:
 
         return int(paths.shape[0]), fn
 
-    def images(self, split: str, index) -> np.ndarray:
-        """uint8 images [len(index), S, S, C] at positions `index` of a split."""
-        paths, _ = self._split(split)
-        return decode_files(paths[np.asarray(index, np.int64)], self.image_size, self.channels)
+    def images(self, split: str) -> "FolderImages":
+        """The uint8 images of a split as a sequence decoded when indexed (never all at once)."""
+        return FolderImages(self, split)
 
     def load_numpy(self, split: str = "test", preprocessing: str = "float", seed: int = 0,
                    take: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(float32 images [N,S,S,C] in [0,1], int64 labels): the first `take` images of a
         split (in sorted-file order), preprocessed once. Only those files are decoded."""
-        paths, labels = self._split(split, take)
+        paths, labels = self.files(split, take)
         images = decode_files(paths, self.image_size, self.channels)
         return preprocess_batch(images, tf.constant([seed, 0], tf.int64), preprocessing).numpy(), labels
 
@@ -304,7 +304,7 @@ class ImageFolder:
         decode failure name the bad files."""
         if preprocessing not in PREPROCESSING:
             raise ValueError(f"unknown preprocessing {preprocessing!r}; choose one of {PREPROCESSING}")
-        paths, labels = self._split(split, take)
+        paths, labels = self.files(split, take)
         training = split == "train"
         ds = tf.data.Dataset.from_tensor_slices((paths, labels))
         if training if shuffle is None else shuffle:
@@ -319,3 +319,19 @@ class ImageFolder:
             return (x, batch[1]) if with_labels else x
 
         return tf.data.Dataset.zip(ds, seeds).map(_map, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+class FolderImages:
+    """The images of one split of an `ImageFolder`, indexed like a uint8 array [N,S,S,C]
+    (by a slice or an index array); only the files indexed are decoded."""
+
+    def __init__(self, folder: ImageFolder, split: str):
+        self.folder = folder
+        self.paths, _ = folder.files(split)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index) -> np.ndarray:
+        chosen = self.paths[index]
+        return decode_files(np.atleast_1d(chosen), self.folder.image_size, self.folder.channels)
