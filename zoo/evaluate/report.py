@@ -136,7 +136,7 @@ def latents_section(model, card, seed=0, num_examples=10000, num_probe_train=100
 
 
 def _judge_images(card, take=None):
-    # The judge reads grey levels; samples are E[x|z], grey levels too. Held-out images
+    # The judge reads pixels in [0, 1] (grey or RGB), as samples E[x|z] are. Held-out images
     # are the test split, or the judge's own held-out draw for dSprites.
     from zoo.evaluate.judges import real_images
 
@@ -153,7 +153,7 @@ def sample_quality_section(model, card, seed=0, num_samples=10000) -> dict:
     out = sample_quality(model, judge, x_test, x_train, num_samples=num_samples, seed=seed)
     real = (f"the first {len(x_test)} test images" if _split(card) == "test"
             else f"{len(x_test)} images held out from the judge's training")
-    out["protocol"] = (f"{num_samples} prior samples E[x|z] vs {real} (grey levels), "
+    out["protocol"] = (f"{num_samples} prior samples E[x|z] vs {real} (pixels in [0, 1]), "
                        f"features of the {card['dataset']} judge (test accuracy "
                        f"{judge.judge_metadata['test_accuracy']:.4f}); precision/recall with k=3 on 5000 of each")
     return out
