@@ -5,6 +5,8 @@ JPEG mirrors of CIFAR-10), found as `cifar10-jpeg/`, `cifar10/` or `cifar-10/`
 under the data directories searched for every dataset (`zoo.data.sources`). A
 class's label is its folder's index in the sorted class names, which is the
 standard CIFAR-10 order (airplane=0 ... truck=9: the official order is alphabetical).
+The images of a split are in a fixed, seeded random order (`ORDER_SEED`), as in the
+official release, so that its first N images mix the classes.
 
 JPEG copies are lossy: their pixels differ from the official binary release, so a
 bits/dim measured on them is not comparable with published CIFAR-10 figures.
@@ -32,8 +34,10 @@ from zoo.data.sources import DatasetSpec, register_dataset
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 IMAGE_SIZE = 32
 SPLIT_SIZES = {"train": 50000, "test": 10000}
-# Part of the cache key: changing how files are decoded must not serve old arrays.
-_DECODER = "tf.io.decode_image, 3 channels, 32x32, v1"
+# Seed of the permutation that orders each split (fixed: it is part of the dataset).
+ORDER_SEED = 10
+# Part of the cache key: changing how files are decoded or ordered must not serve old arrays.
+_DECODER = f"tf.io.decode_image, 3 channels, 32x32, order seed {ORDER_SEED}"
 
 
 class Cifar10Folder:
@@ -50,7 +54,8 @@ class Cifar10Folder:
 
     @staticmethod
     def files(folder: str, split: str) -> tuple[list[str], np.ndarray, str]:
-        """(image paths, labels int64, cache key) of a split, sorted by class then file name."""
+        """(image paths, labels int64, cache key) of a split, in the seeded order of its
+        files sorted by class, then file name."""
         split_dir = os.path.join(folder, split)
         names = sorted(d for d in os.listdir(split_dir) if os.path.isdir(os.path.join(split_dir, d)))
         if tuple(names) != CLASSES:
@@ -64,7 +69,8 @@ class Cifar10Folder:
                 paths.append(os.path.join(split_dir, name, file_name))
                 digest.update(f"{name}/{file_name}:{size}\n".encode())
             labels += [label] * len(found)
-        return paths, np.array(labels, np.int64), digest.hexdigest()[:16]
+        order = np.random.default_rng(ORDER_SEED).permutation(len(paths))
+        return [paths[i] for i in order], np.array(labels, np.int64)[order], digest.hexdigest()[:16]
 
     @classmethod
     def read(cls, folder: str, split: str) -> tuple[np.ndarray, np.ndarray]:

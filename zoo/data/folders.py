@@ -14,9 +14,10 @@ held in memory), converted to the chosen number of channels, scaled so that its
 shorter side is `image_size` and centre-cropped to `image_size` x `image_size`.
 
 A fixed fraction of the files, chosen by a seeded permutation of the sorted file
-list, is held out as the "test" split; the others are "train". The split is
-therefore a pure function of (file list, fraction, seed), all of which the source
-record holds; adding or removing files changes it.
+list, is held out as the "test" split; the others are "train"; each split keeps the
+permutation's order, so its first N images mix the classes. The split is therefore
+a pure function of (file list, fraction, seed), all of which the source record
+holds; adding or removing files changes it.
 
 A file that cannot be read fails loudly: the header scan names files that are not
 images at all, and a decode failure while streaming (a truncated file) triggers a
@@ -177,15 +178,17 @@ def decode_files(paths, image_size: int, channels: int, batch_size: int = 1000) 
 
 
 def held_out_split(num_files: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(held-out indices, training indices), each sorted: the first round(fraction * n)
-    of a seeded permutation are held out (at least one when fraction > 0 and n >= 2)."""
+    """(held-out indices, training indices) into the sorted file list: the first
+    round(fraction * n) of a seeded permutation are held out (at least one when
+    fraction > 0 and n >= 2), the rest train. Both keep the permutation's order, so
+    that the first N images of a split are a random sample, not one class folder."""
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"held_out_fraction must lie in [0, 1), got {fraction}")
     count = int(round(fraction * num_files))
     if fraction > 0 and num_files >= 2:
         count = min(max(count, 1), num_files - 1)
     order = np.random.default_rng(seed).permutation(num_files)
-    return np.sort(order[:count]), np.sort(order[count:])
+    return order[:count], order[count:]
 
 
 class ImageFolder:
@@ -291,7 +294,7 @@ class ImageFolder:
     def load_numpy(self, split: str = "test", preprocessing: str = "float", seed: int = 0,
                    take: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(float32 images [N,S,S,C] in [0,1], int64 labels): the first `take` images of a
-        split (in sorted-file order), preprocessed once. Only those files are decoded."""
+        split (in its seeded order), preprocessed once. Only those files are decoded."""
         paths, labels = self.files(split, take)
         images = decode_files(paths, self.image_size, self.channels)
         return preprocess_batch(images, tf.constant([seed, 0], tf.int64), preprocessing).numpy(), labels

@@ -117,7 +117,8 @@ def train_judge(dataset: str, epochs: int = DEFAULT_EPOCHS, seed: int = 0, take:
     (x_test, y_test), (x, y) = real_images(dataset, take=None, take_train=take)
     if y is None or np.asarray(y).ndim != 1:
         raise ValueError(f"{dataset!r} has no class labels for a judge")
-    num_classes = int(np.max(y)) + 1
+    # The spec's count: a small `take` may miss the last classes.
+    num_classes = spec.num_classes or int(np.max(y)) + 1
     network = JUDGE_NETWORKS[spec.image_shape[-1]]
     classifier = train_classifier(x, y, num_classes=num_classes, epochs=epochs, batch_size=128, seed=seed, **network)
     accuracy = float(np.mean(predict_labels(classifier, x_test) == y_test))

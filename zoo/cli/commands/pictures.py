@@ -27,7 +27,7 @@ def test_images(card: dict, take: int, seed: int = 0, indices=None, input_dir: s
 
     Args:
         card: the preset's model card.
-        take: how many images (the first, in sorted-file order for a folder).
+        take: how many images (the first of the split).
         seed: seed of the preprocessing noise.
         indices: pick these among the first `take`.
         input_dir: any folder of PNG/JPEG images instead (sub-folders are classes),
