@@ -184,7 +184,7 @@ def held_out_split(num_files: int, fraction: float, seed: int) -> tuple[np.ndarr
     that the first N images of a split are a random sample, not one class folder."""
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"held_out_fraction must lie in [0, 1), got {fraction}")
-    count = int(round(fraction * num_files))
+    count = round(fraction * num_files)
     if fraction > 0 and num_files >= 2:
         count = min(max(count, 1), num_files - 1)
     order = np.random.default_rng(seed).permutation(num_files)
@@ -237,7 +237,7 @@ class ImageFolder:
         self._splits = {"train": train, "test": held_out}
 
     @classmethod
-    def from_source(cls, source: dict) -> "ImageFolder":
+    def from_source(cls, source: dict) -> ImageFolder:
         """The folder a model card's "data_source" record describes, split as it was."""
         return cls(source["path"], source["image_size"], source["channels"], source["held_out_fraction"],
                    source["seed"], labels=source.get("labels", []))
@@ -247,7 +247,7 @@ class ImageFolder:
         """The record a model card keeps, enough to rebuild the same splits."""
         return {"path": self.path, "image_size": self.image_size, "channels": self.channels,
                 "labels": list(self.class_names), "held_out_fraction": self.held_out_fraction,
-                "seed": self.seed, "num_images": int(len(self._paths))}
+                "seed": self.seed, "num_images": len(self._paths)}
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -257,7 +257,7 @@ class ImageFolder:
     def spec(self) -> DatasetSpec:
         """The folder described as a dataset (shape, classes, split sizes)."""
         return DatasetSpec(name=FOLDER_DATASET, image_shape=self.image_shape, num_classes=len(self.class_names),
-                           split_sizes={split: int(len(index)) for split, index in self._splits.items()})
+                           split_sizes={split: len(index) for split, index in self._splits.items()})
 
     def files(self, split: str, take: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(absolute paths, int64 labels) of the first `take` files of a split."""
@@ -287,7 +287,7 @@ class ImageFolder:
 
         return int(paths.shape[0]), fn
 
-    def images(self, split: str) -> "FolderImages":
+    def images(self, split: str) -> FolderImages:
         """The uint8 images of a split as a sequence decoded when indexed (never all at once)."""
         return FolderImages(self, split)
 

@@ -36,8 +36,8 @@ def run_train(args) -> int:
 def _train_folder(args) -> int:
     """`zoo train --data DIR`: checks the options, builds the folder recipe, trains it."""
     from zoo.folder_training import folder_recipe, widths_for
-    from zoo.registry import registered_models
     from zoo.io import did_you_mean
+    from zoo.registry import registered_models
 
     image_size = args.image_size or DEFAULT_IMAGE_SIZE
     variants = sorted(registered_models())
