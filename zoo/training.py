@@ -59,7 +59,7 @@ def load_recipe(name_or_file: str) -> dict:
 
 
 def build_model(recipe: dict):
-    spec = data.get_spec(recipe["dataset"])
+    spec = data.spec_for_card(recipe)
     cls = get_model_class(recipe["variant"])
     config = dict(recipe["model"])
     if cls.conditional:
@@ -67,31 +67,36 @@ def build_model(recipe: dict):
     return cls(image_shape=spec.image_shape, name=recipe["name"], **config)
 
 
-def training_batches(images, labels, batch_size: int, preprocessing: str, seed: int,
-                     first_epoch: int, end_epoch: int, skip_batches: int = 0) -> tf.data.Dataset:
+def indexed_batches(num_examples: int, gather, batch_size: int, preprocessing: str, seed: int,
+                    first_epoch: int, end_epoch: int, skip_batches: int = 0) -> tf.data.Dataset:
     """The (images, labels) batches of epochs [first_epoch, end_epoch), as one dataset.
 
     Every batch is a pure function of (seed, epoch, batch index), never of how many
     epochs were iterated before in this process, so a resumed run sees the batches
-    an uninterrupted run would. `skip_batches` drops the first batches of
-    `first_epoch` (already trained before an interruption).
+    an uninterrupted run would.
+
+    Args:
+        num_examples: the training examples are indices 0..num_examples-1.
+        gather: maps an int64 index tensor [B] to (uint8 images [B,H,W,C], labels [B])
+            inside the graph (a gather from arrays, or decoding files as they stream).
+        batch_size, preprocessing, seed: as in the recipe.
+        first_epoch, end_epoch: the epochs to yield.
+        skip_batches: drops the first batches of `first_epoch` (already trained
+            before an interruption).
     """
-    images = tf.convert_to_tensor(images)
-    labels = tf.convert_to_tensor(labels)
-    n = int(images.shape[0])
-    per_epoch = math.ceil(n / batch_size)
+    per_epoch = math.ceil(num_examples / batch_size)
     base = tf.constant([seed, 0], tf.int64)
 
     def one_epoch(epoch):
         epoch_seed = tf.random.experimental.stateless_fold_in(base, epoch)
-        order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=epoch_seed)
+        order = tf.random.experimental.stateless_shuffle(tf.range(num_examples, dtype=tf.int64), seed=epoch_seed)
         batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
         return tf.data.Dataset.zip(batches, tf.data.Dataset.range(per_epoch)).map(
             lambda index, b: (index, tf.random.experimental.stateless_fold_in(epoch_seed, b)))
 
     def load_batch(index, batch_seed):
-        x = preprocess_batch(tf.gather(images, index), batch_seed, preprocessing)
-        return x, tf.gather(labels, index)
+        images, labels = gather(index)
+        return preprocess_batch(images, batch_seed, preprocessing), labels
 
     ds = tf.data.Dataset.range(first_epoch, end_epoch).flat_map(one_epoch).skip(skip_batches)
     return ds.map(load_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
@@ -114,6 +119,9 @@ def warm_start(model, training: dict, images, seed: int):
     trained model instead of from scratch. `training["pseudo_inputs_from_data"]`:
     a VampPrior's pseudo-inputs start as random training images (Tomczak & Welling's
     data initialization) rather than noise.
+
+    `images` are the uint8 training images: an array, or any sequence indexed by an
+    index array (an image folder's, decoded when indexed).
     """
     source_name = training.get("init_from")
     if source_name:
@@ -166,21 +174,23 @@ def train(
         tf.config.experimental.enable_op_determinism()
 
     batch_size = int(t["batch_size"])
-    images, labels = data.load_arrays(recipe["dataset"], "train")
+    source = data.dataset_for(recipe)
+    spec = source.spec
+    num_examples, gather = source.gather("train")
     if take is not None:
-        images, labels = images[:take], labels[:take]
-    per_epoch = math.ceil(len(images) / batch_size)
+        num_examples = min(num_examples, take)  # the first `take`: indices below it
+    per_epoch = math.ceil(num_examples / batch_size)
     # dSprites has no test split (its metrics are not held-out likelihoods): no validation then.
     test_ds = None
-    if "test" in data.get_spec(recipe["dataset"]).split_sizes:
-        test_ds = data.load(recipe["dataset"], "test", 500, recipe["preprocessing"], seed=seed, with_labels=True,
-                            take=None if take is None else max(500, take // 6))
+    if "test" in spec.split_sizes:
+        test_ds = source.load("test", batch_size=500, preprocessing=recipe["preprocessing"], seed=seed,
+                              with_labels=True, take=None if take is None else max(500, take // 6))
     steps = epochs * per_epoch
     schedule = keras.optimizers.schedules.CosineDecay(
         float(t["learning_rate"]), decay_steps=max(1, steps), alpha=float(t.get("final_learning_rate_fraction", 0.0)))
 
     model = build_model(recipe)
-    warm_start(model, t, images, seed)
+    warm_start(model, t, source.images("train")[:num_examples] if t.get("pseudo_inputs_from_data") else None, seed)
     model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=bool(t.get("jit_compile", False)))
     # A backup every `checkpoint_every_steps` optimizer steps (and at each epoch end):
     # a kill loses at most that many steps.
@@ -199,7 +209,7 @@ def train(
         print(f"resuming from {backup.backup_dir}: epoch {start_epoch + 1}, batch {start_batch}", file=sys.stderr)
 
     def batches(first, end, skip=0):
-        return training_batches(images, labels, batch_size, recipe["preprocessing"], seed, first, end, skip)
+        return indexed_batches(num_examples, gather, batch_size, recipe["preprocessing"], seed, first, end, skip)
 
     start = time.time()
     history = {}
@@ -210,15 +220,16 @@ def train(
         for key, values in fitted.history.items():
             history.setdefault(key, []).extend(values)
 
-    if start_batch > 0 and start_epoch < epochs:
-        # The rest of the interrupted epoch: a fit of its own, since Keras runs the
-        # same number of steps in every epoch of one fit.
-        backup.batch_offset = start_batch
-        run(start_epoch, start_epoch + 1, start_batch, per_epoch - start_batch)
-        backup.batch_offset = 0
-        start_epoch += 1
-    if start_epoch < epochs:
-        run(start_epoch, epochs, 0, per_epoch)
+    with source.reading():  # a file that fails to decode mid-stream is named
+        if start_batch > 0 and start_epoch < epochs:
+            # The rest of the interrupted epoch: a fit of its own, since Keras runs the
+            # same number of steps in every epoch of one fit.
+            backup.batch_offset = start_batch
+            run(start_epoch, start_epoch + 1, start_batch, per_epoch - start_batch)
+            backup.batch_offset = 0
+            start_epoch += 1
+        if start_epoch < epochs:
+            run(start_epoch, epochs, 0, per_epoch)
     wall = time.time() - start
 
     final = {k: float(v[-1]) for k, v in history.items()} if history else {}
@@ -226,17 +237,19 @@ def train(
         "name": recipe["name"],
         "description": recipe.get("description", ""),
         "dataset": recipe["dataset"],
+        **({"data_source": recipe["data_source"]} if "data_source" in recipe else {}),
         "preprocessing": recipe["preprocessing"],
         "image_shape": list(model.image_shape),
         "likelihood": model.likelihood.get_config(),
         "prior": model.prior_config,
         "latent_dim": model.latent_dim,
         "recipe": recipe,
-        "training_command": f"zoo train --preset {recipe['name']}"
-                            + (f" --epochs {epochs}" if epochs != t["epochs"] else ""),
+        # A recipe built by `zoo train --data` records its own command.
+        "training_command": recipe.get("command", f"zoo train --preset {recipe['name']}")
+        + (f" --epochs {epochs}" if epochs != t["epochs"] else ""),
         "seed": seed,
         "epochs": epochs,
-        "train_examples": int(take or data.get_spec(recipe["dataset"]).split_sizes["train"]),
+        "train_examples": num_examples,
         "wall_time_seconds_last_run": round(wall, 1),
         "machine": machine_description(),
         "final_epoch_metrics": final,

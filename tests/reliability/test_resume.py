@@ -64,7 +64,7 @@ IN_PROCESS = textwrap.dedent('''
         except KeyboardInterrupt:
             pass
         with open(f"{tmp}/{name}.work/backup/training_metadata.json") as f:
-            print("POSITION", name, f.read())
+            print("POSITION", name, json.dumps(json.load(f)))  # one line: the file is indented
         train(recipe, f"{tmp}/{name}", take=512, verbose=0)
 ''')
 

@@ -56,7 +56,7 @@ def at_least(minimum: int):
 
 
 def fraction(text: str) -> float:
-    """A false-positive rate: a number in [0, 1)."""
+    """A fraction in [0, 1): a false-positive rate, a held-out share."""
     try:
         value = float(text)
     except ValueError:
@@ -140,3 +140,21 @@ def image_input(text: str) -> str:
     if not os.path.isfile(text):
         raise argparse.ArgumentTypeError(f"no such file {text!r}")
     return text
+
+
+def folder(text: str) -> str:
+    """An existing directory (of images)."""
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"no such folder {text!r}")
+    return text
+
+
+def widths_list(text: str) -> list[int]:
+    """Comma-separated positive conv widths: "32,64"."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected one or more positive widths, got {text!r}")
+    return values

@@ -6,7 +6,7 @@ load on first use (PEP 562): `zoo data` can say where the files are in a blink.
 
 import importlib
 
-from zoo.data import dsprites  # noqa: F401 - importing it registers "dsprites"
+from zoo.data import cifar10, dsprites  # noqa: F401 - importing them registers "cifar10" and "dsprites"
 from zoo.data.dsprites import dsprites_factors
 from zoo.data.idx import DataSourceError, read_idx
 from zoo.data.sources import (
@@ -20,12 +20,17 @@ from zoo.data.sources import (
     register_dataset,
 )
 
-_PIPELINE_NAMES = ("PREPROCESSING", "bits_per_dim", "load", "load_numpy", "preprocess")
+# Name -> the module defining it, for the names whose modules import TensorFlow.
+_LAZY = {
+    **dict.fromkeys(("PREPROCESSING", "bits_per_dim", "load", "load_numpy", "preprocess"), "zoo.data.pipelines"),
+    **dict.fromkeys(("dataset_for", "load_numpy_for_card", "spec_for_card"), "zoo.data.cards"),
+    **dict.fromkeys(("FOLDER_DATASET", "ImageFolder"), "zoo.data.folders"),
+}
 
 
 def __getattr__(name):
-    if name in _PIPELINE_NAMES:
-        value = getattr(importlib.import_module("zoo.data.pipelines"), name)
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'zoo.data' has no attribute {name!r}")
@@ -42,16 +47,21 @@ __all__ = [
     "DEFAULT_DATA_DIR",
     "DataSourceError",
     "DatasetSpec",
+    "FOLDER_DATASET",
+    "ImageFolder",
     "PREPROCESSING",
     "bits_per_dim",
     "describe_sources",
     "dsprites_factors",
+    "dataset_for",
     "get_spec",
     "list_datasets",
     "load",
     "load_arrays",
     "load_numpy",
+    "load_numpy_for_card",
     "preprocess",
     "read_idx",
     "register_dataset",
+    "spec_for_card",
 ]

@@ -44,6 +44,8 @@ from zoo.data.idx import DataSourceError, read_idx
 from zoo.io import did_you_mean
 
 DATA_DIR_ENV = "ZOO_DATA_DIR"
+# The image files a folder dataset is made of (case-insensitive).
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 # Searched after $ZOO_DATA_DIR, expanded at each search (so a changed HOME is seen).
 DEFAULT_DATA_DIR = os.path.join("~", ".zoo", "datasets")
 # Seconds the download host gets to accept a connection before we call the machine offline.
@@ -73,6 +75,9 @@ class DatasetSpec:
             that replaces the file sources.
         generator_cache: for synthetic datasets, a callable () -> the path of the
             file the generator caches its output in.
+        folder_reader: for datasets stored as a folder layout, an object with
+            `find(directory)` (the dataset's folder there, or None) and
+            `read(folder, split)` -> (images, labels); searched like the IDX files.
         install_hint: how a user gets the data.
     """
 
@@ -88,6 +93,7 @@ class DatasetSpec:
     download_url: str | None = None
     generator: Callable | None = None
     generator_cache: Callable | None = None
+    folder_reader: object | None = None
     install_hint: str = ""
 
 
@@ -276,10 +282,13 @@ def _locate(spec: DatasetSpec, split: str, roots) -> tuple[_Source | None, list[
     """The first local source of a split, without reading it, and every place tried
     (the one found last)."""
     tried = []
-    if spec.idx_files:
+    if spec.idx_files or spec.folder_reader:
         for directory in _candidate_dirs(spec, roots):
             tried.append(directory)
-            pair = _find_idx_pair(directory, spec.idx_files[split])
+            folder = spec.folder_reader.find(directory) if spec.folder_reader else None
+            if folder is not None:
+                return _Source(folder, functools.partial(spec.folder_reader.read, folder, split)), tried
+            pair = _find_idx_pair(directory, spec.idx_files[split]) if spec.idx_files else None
             if pair is not None:
                 return _Source(directory, functools.partial(_read_idx_pair, pair)), tried
     if spec.keras_cache and spec.keras_cache.endswith(".npz"):

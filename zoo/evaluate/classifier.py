@@ -20,18 +20,22 @@ from keras import layers
 FEATURES_LAYER = "features"
 
 
-def build_classifier(image_shape=(28, 28, 1), num_classes: int = 10, feature_dim: int = 128) -> keras.Model:
+def build_classifier(image_shape=(28, 28, 1), num_classes: int = 10, feature_dim: int = 128,
+                     widths=(32, 64)) -> keras.Model:
     """Stride-2 conv layers, a dense feature layer and a softmax, from x in [0, 1].
 
-    Two conv layers (32 and 64 filters), then more of 64 filters until the feature map
-    is at most 8 pixels wide: 28x28 images get two (7x7 maps), 64x64 dSprites three
-    (8x8), which keeps the dense layer, and so the shipped judge, small.
+    One 3x3 stride-2 conv layer per entry of `widths`, then more of the last width
+    until the feature map is at most 8 pixels wide: with the default (32, 64), 28x28
+    images get two (7x7 maps), 64x64 dSprites three (8x8), which keeps the dense layer,
+    and so the shipped judge, small. Colour images need wider layers (see
+    `zoo.evaluate.judges.JUDGE_NETWORKS`).
     """
     x_in = keras.Input(tuple(image_shape), name="x")
-    h = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(x_in)
-    h = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(h)
+    h = x_in
+    for width in widths:
+        h = layers.Conv2D(width, 3, strides=2, padding="same", activation="relu")(h)
     while h.shape[1] > 8:
-        h = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(h)
+        h = layers.Conv2D(widths[-1], 3, strides=2, padding="same", activation="relu")(h)
     h = layers.Flatten()(h)
     h = layers.Dense(feature_dim, activation="relu", name=FEATURES_LAYER)(h)
     out = layers.Dense(num_classes, activation="softmax", name="probabilities")(h)
@@ -47,6 +51,7 @@ def train_classifier(
     learning_rate: float = 2e-3,
     feature_dim: int = 128,
     seed: int = 0,
+    widths=(32, 64),
 ) -> keras.Model:
     """Trains `build_classifier` on images x [N,H,W,C] in [0, 1] and integer labels y [N].
 
@@ -62,7 +67,7 @@ def train_classifier(
     if y.min() < 0 or y.max() >= num_classes:
         raise ValueError(f"y: labels must lie in [0, {num_classes}), got range [{y.min()}, {y.max()}]")
     keras.utils.set_random_seed(seed)
-    model = build_classifier(x.shape[1:], num_classes, feature_dim)
+    model = build_classifier(x.shape[1:], num_classes, feature_dim, widths)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",

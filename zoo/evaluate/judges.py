@@ -3,7 +3,7 @@
 A judge looks at generated images: its predicted class checks that a conditional
 model draws the digit it was asked for, and its feature layer is the space of the
 Fréchet distance and of the precision/recall of samples. It is trained on real
-grey-level images of the dataset's training split only, so it is independent of
+images of the dataset's training split only, so it is independent of
 every generative model it judges; its test accuracy is recorded next to its
 weights.
 
@@ -38,6 +38,13 @@ DEFAULT_EPOCHS = 8
 # (fixed, so that every judge and every card sees the same held-out images).
 HELD_OUT_IMAGES = 10_000
 HELD_OUT_SEED = 20_170_101
+# The judge's network by image channels: grey digits and sprites need little; CIFAR-10's
+# colour objects need wider layers (the 32x32x3 judge: 16 -> 8 -> 4 pixel maps) and a
+# larger feature space to tell ten classes apart.
+JUDGE_NETWORKS = {
+    1: {"widths": (32, 64), "feature_dim": 128},
+    3: {"widths": (64, 128, 256), "feature_dim": 256},
+}
 
 
 def held_out_split(num_images: int) -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +59,7 @@ def held_out_split(num_images: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def real_images(dataset: str, take: int | None = None, take_train: int | None = None):
-    """((x_held_out, y_held_out), (x_train, y_train)): grey-level images in [0, 1].
+    """((x_held_out, y_held_out), (x_train, y_train)): images in [0, 1] (grey or RGB).
 
     The test and training splits (the first `take` of the test split, the first
     `take_train` of the training split; `take_train` defaults to `take`); for a dataset
@@ -97,8 +104,9 @@ def user_judge_path(dataset: str) -> str:
 
 def train_judge(dataset: str, epochs: int = DEFAULT_EPOCHS, seed: int = 0, take: int | None = None,
                 directory: str | None = None) -> dict:
-    """Trains the judge of a labelled dataset on its grey-level training images and
-    writes it (atomically) with its test accuracy. Returns the judge's card."""
+    """Trains the judge of a labelled dataset on its training images (grey or RGB; the
+    network by `JUDGE_NETWORKS`) and writes it (atomically) with its test accuracy.
+    Returns the judge's card."""
     import keras
 
     from zoo.io import atomic_dir, sha256, write_json
@@ -109,8 +117,10 @@ def train_judge(dataset: str, epochs: int = DEFAULT_EPOCHS, seed: int = 0, take:
     (x_test, y_test), (x, y) = real_images(dataset, take=None, take_train=take)
     if y is None or np.asarray(y).ndim != 1:
         raise ValueError(f"{dataset!r} has no class labels for a judge")
-    num_classes = int(np.max(y)) + 1
-    classifier = train_classifier(x, y, num_classes=num_classes, epochs=epochs, batch_size=128, seed=seed)
+    # The spec's count: a small `take` may miss the last classes.
+    num_classes = spec.num_classes or int(np.max(y)) + 1
+    network = JUDGE_NETWORKS[spec.image_shape[-1]]
+    classifier = train_classifier(x, y, num_classes=num_classes, epochs=epochs, batch_size=128, seed=seed, **network)
     accuracy = float(np.mean(predict_labels(classifier, x_test) == y_test))
     # atomic_dir: the folder appears whole, and an existing judge is replaced only once the new one is complete.
     with atomic_dir(directory or judge_path(dataset)) as tmp:
@@ -121,7 +131,8 @@ def train_judge(dataset: str, epochs: int = DEFAULT_EPOCHS, seed: int = 0, take:
         card = {
             "dataset": dataset,
             "num_classes": num_classes,
-            "input": "grey levels in [0, 1] (preprocessing 'float'), shape " + str(list(x.shape[1:])),
+            "input": "pixels in [0, 1] (preprocessing 'float'), shape " + str(list(x.shape[1:])),
+            "network": {"widths": list(network["widths"]), "feature_dim": network["feature_dim"]},
             "training": {"split": "train" if two_splits else
                          f"train minus {HELD_OUT_IMAGES} held-out images (seed {HELD_OUT_SEED})",
                          "held_out": "test split" if two_splits else

@@ -46,19 +46,20 @@ ANOMALY_IWAE_K = 16
 TYPICALITY_BATCH = 10
 
 
-def _split(dataset):
+def _split(card):
     # A dataset without a test split (dSprites) is scored on training images.
-    return "test" if "test" in data.get_spec(dataset).split_sizes else "train"
+    return "test" if "test" in data.spec_for_card(card).split_sizes else "train"
 
 
 def evaluation_images(card, seed=0, take=None):
     """(images, labels) the card's numbers are measured on: the first `take` test
-    images, or, for a dataset without a test split (dSprites, stored in factor order),
-    `take` training images at seeded random positions (10,000 when `take` is None)."""
-    dataset, preprocessing = card["dataset"], card["preprocessing"]
-    if _split(dataset) == "test":
-        return data.load_numpy(dataset, "test", preprocessing, seed=seed, take=take)
-    images, labels = data.load_arrays(dataset, "train")
+    images (the held-out images of a folder), or, for a dataset without a test split
+    (dSprites, stored in factor order), `take` training images at seeded random
+    positions (10,000 when `take` is None)."""
+    preprocessing = card["preprocessing"]
+    if _split(card) == "test":
+        return data.load_numpy_for_card(card, "test", take=take, seed=seed)
+    images, labels = data.load_arrays(card["dataset"], "train")
     index = np.sort(np.random.default_rng(seed).permutation(len(images))[: take or 10000])
     return data.preprocess(images[index], preprocessing, seed), labels[index]
 
@@ -69,10 +70,13 @@ def _labelled(y):
 
 def applicable_sections(model, card) -> list[str]:
     dataset = card["dataset"]
-    # Every dataset has a shipped judge (saved_models/judges/<dataset>) for sample quality.
-    out = ["likelihood", "latents", "sample_quality"]
-    if model.conditional:
-        out.append("conditional")
+    out = ["likelihood", "latents"]
+    # Every registered dataset has a judge (saved_models/judges/<dataset>) for sample
+    # quality; a folder of one's own images has none.
+    if dataset != data.FOLDER_DATASET:
+        out.append("sample_quality")
+        if model.conditional:
+            out.append("conditional")
     if dataset in ANOMALY_PAIRS and not model.conditional:
         out.append("anomaly")
     if dataset == "dsprites":
@@ -92,7 +96,7 @@ def quick_check(model, card, seed=0) -> dict:
 
 
 def likelihood_section(model, card, k=5000, num_examples=None, seed=0, progress=None) -> dict:
-    split = _split(card["dataset"])
+    split = _split(card)
     x, y = evaluation_images(card, seed=seed, take=num_examples)
     if not model.has_density:
         # An AE/WAE has no log p(x) to bound: its measure of fit is the reconstruction error.
@@ -113,7 +117,7 @@ def likelihood_section(model, card, k=5000, num_examples=None, seed=0, progress=
 def latents_section(model, card, seed=0, num_examples=10000, num_probe_train=10000) -> dict:
     from zoo.evaluate import representations as rep
 
-    split = _split(card["dataset"])
+    split = _split(card)
     x, y = evaluation_images(card, seed=seed, take=num_examples)
     cond = y if model.conditional else None
     means, stds = rep.posterior_moments(model, x, cond)
@@ -127,9 +131,9 @@ def latents_section(model, card, seed=0, num_examples=10000, num_probe_train=100
         kl = rep.gaussian_kl_per_dimension(means, stds)
         out["kl_per_dimension"] = [round(v, 4) for v in kl.tolist()]
         out["kl_total"] = float(kl.sum())
-    if _labelled(y) and split == "test":
-        x_train, y_train = data.load_numpy(card["dataset"], "train", card["preprocessing"], seed=seed,
-                                           take=num_probe_train)
+    # A probe needs two classes at least (an unlabelled folder has one).
+    if _labelled(y) and split == "test" and data.spec_for_card(card).num_classes >= 2:
+        x_train, y_train = data.load_numpy_for_card(card, "train", take=num_probe_train, seed=seed)
         train_means, _ = rep.posterior_moments(model, x_train, y_train if model.conditional else None)
         out["linear_probe_accuracy"] = rep.linear_probe_accuracy(train_means, y_train, means, y, seed=seed)
         out.update(rep.kmeans_scores(means, y, seed=seed))
@@ -140,7 +144,7 @@ def latents_section(model, card, seed=0, num_examples=10000, num_probe_train=100
 
 
 def _judge_images(card, take=None):
-    # The judge reads grey levels; samples are E[x|z], grey levels too. Held-out images
+    # The judge reads pixels in [0, 1] (grey or RGB), as samples E[x|z] are. Held-out images
     # are the test split, or the judge's own held-out draw for dSprites.
     from zoo.evaluate.judges import real_images
 
@@ -155,9 +159,9 @@ def sample_quality_section(model, card, seed=0, num_samples=10000) -> dict:
     judge = load_judge(card["dataset"])
     x_test, x_train = _judge_images(card, take=num_samples)
     out = sample_quality(model, judge, x_test, x_train, num_samples=num_samples, seed=seed)
-    real = (f"the first {len(x_test)} test images" if _split(card["dataset"]) == "test"
+    real = (f"the first {len(x_test)} test images" if _split(card) == "test"
             else f"{len(x_test)} images held out from the judge's training")
-    out["protocol"] = (f"{num_samples} prior samples E[x|z] vs {real} (grey levels), "
+    out["protocol"] = (f"{num_samples} prior samples E[x|z] vs {real} (pixels in [0, 1]), "
                        f"features of the {card['dataset']} judge (test accuracy "
                        f"{judge.judge_metadata['test_accuracy']:.4f}); precision/recall with k=3 on 5000 of each")
     return out

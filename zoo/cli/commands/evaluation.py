@@ -181,8 +181,7 @@ def run_anomaly(args) -> int:
     if args.threshold is not None:
         threshold, source = args.threshold, "given"
     else:
-        reference, _ = data.load_numpy(card["dataset"], "test", preprocessing, seed=args.seed,
-                                       take=args.reference_examples)
+        reference, _ = data.load_numpy_for_card(card, "test", take=args.reference_examples, seed=args.seed)
         normal = anomaly_scores(model, reference, method=method, k=args.k, seed=args.seed,
                                 progress=progress_counter(f"scoring {len(reference)} {card['dataset']} test images"))
         threshold = threshold_at_fpr(normal, args.fpr)

@@ -37,9 +37,9 @@ def run_export(args) -> int:
     # Training images calibrate int8 and measure every variant's error; without
     # int8 they are optional (errors are then measured on noise images).
     try:
-        x, y = data.load_numpy(card["dataset"], "train", card["preprocessing"], take=args.calibration_examples)
+        x, y = data.load_numpy_for_card(card, "train", take=args.calibration_examples)
         representative = (x, y) if model.conditional else x
-    except (KeyError, data.DataSourceError) as e:
+    except (ValueError, data.DataSourceError) as e:
         if "int8" in quantization:
             raise ValueError(f"int8 calibration needs the preset's training data: {e}") from e
         representative = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from zoo.cli.arguments import at_least, dim_pair, dims, nonnegative_int, positive_int, suffix, value_range
+from zoo.cli.arguments import at_least, dim_pair, dims, folder, nonnegative_int, positive_int, suffix, value_range
 
 # Test images the latent dimensions are ranked on when the model card has no KL per dimension.
 RANKING_IMAGES = 200
@@ -20,20 +20,49 @@ def _name(preset: str) -> str:
     return os.path.basename(os.path.normpath(preset))
 
 
-def test_images(card: dict, take: int, seed: int = 0, indices=None):
-    """(images, labels): the first `take` test images of the preset's dataset, or those at
-    `indices`, preprocessed as its model card says."""
+def test_images(card: dict, take: int, seed: int = 0, indices=None, input_dir: str | None = None):
+    """(images, labels): the first `take` test images of the preset's data (the held-out
+    images of a folder), or of `input_dir`, or those at `indices`, preprocessed as its
+    model card says.
+
+    Args:
+        card: the preset's model card.
+        take: how many images (the first of the split).
+        seed: seed of the preprocessing noise.
+        indices: pick these among the first `take`.
+        input_dir: any folder of PNG/JPEG images instead (sub-folders are classes),
+            scaled and centre-cropped to the model's size and converted to its channels.
+    """
     from zoo import data
 
-    if "dataset" not in card:
-        raise ValueError("the preset's model card names no dataset, so there are no test images to show")
-    x, y = data.load_numpy(card["dataset"], "test", card.get("preprocessing", "float"), seed=seed, take=take)
+    if input_dir is None:
+        x, y = data.load_numpy_for_card(card, "test", take=take, seed=seed)
+    else:
+        size, _, channels = card["image_shape"]
+        folder = data.ImageFolder(input_dir, size, channels, held_out_fraction=0.0)
+        x, y = folder.load_numpy("train", card.get("preprocessing", "float"), seed=seed, take=take)
     if indices is not None:
         for i in indices:
             if not 0 <= i < len(x):
-                raise ValueError(f"image index {i} is outside the {card['dataset']} test split (0..{len(x) - 1})")
+                raise ValueError(f"image index {i} is outside the {images_name(card, input_dir)} (0..{len(x) - 1})")
         x, y = x[list(indices)], y[list(indices)]
     return x, y
+
+
+def images_name(card: dict, input_dir: str | None) -> str:
+    """What `test_images` shows, for titles: "mnist test images", "images of DIR"."""
+    if input_dir is not None:
+        return f"images of {input_dir}"
+    if card.get("dataset") == "folder":
+        return f"held-out images of {card['data_source']['path']}"
+    return f"{card['dataset']} test images"
+
+
+def add_input(parser):
+    """--input DIR, for the commands that show test images."""
+    parser.add_argument("--input", type=folder, metavar="DIR",
+                        help="show these images instead of the preset's test images: a folder of PNG/JPEG files "
+                             "(scaled and centre-cropped to the model's size, converted to its channels)")
 
 
 def latent_ranking(model, card: dict):
@@ -153,7 +182,7 @@ def run_demo(args) -> int:
                     title=f"{short}: 64 samples (E[x|z], z from the prior)"
                           + (", class = column" if model.conditional else ""))
     try:
-        x, y = data.load_numpy(card["dataset"], "test", card["preprocessing"], take=16)
+        x, y = data.load_numpy_for_card(card, "test", take=16)
     except data.DataSourceError as e:
         print(f"(no test data, so no reconstructions: {e})")
         x = y = None
@@ -207,7 +236,7 @@ def run_reconstruct(args) -> int:
 
     model = load(args.name)
     card = read_metadata(args.name)
-    x, y = test_images(card, args.n, seed=args.seed)
+    x, y = test_images(card, args.n, seed=args.seed, input_dir=args.input)
     recon = model.reconstruct(x, y if model.conditional else None)
     # Rows of up to 16 originals, each followed by the row of their reconstructions.
     cols = min(len(x), 16)
@@ -217,9 +246,9 @@ def run_reconstruct(args) -> int:
         for images in (x[start:start + cols], recon[start:start + cols]):
             rows.append(np.concatenate([images] + [blank] * (cols - len(images))))
     plots.save_grid(np.concatenate(rows), args.out, cols=cols, row_labels=["test", "decoded"] * (len(rows) // 2),
-                    title=f"{_name(args.name)}: the first {len(x)} {card['dataset']} test images, each above its "
+                    title=f"{_name(args.name)}: the first {len(x)} {images_name(card, args.input)}, each above its "
                           "reconstruction")
-    print(f"wrote {args.out} ({len(x)} test images, each above its reconstruction)")
+    print(f"wrote {args.out} ({len(x)} {images_name(card, args.input)}, each above its reconstruction)")
     return 0
 
 
@@ -233,6 +262,7 @@ def add_reconstruct(subparsers):
     p.add_argument("-n", "--n", type=positive_int, default=16, help="number of test images (the first N)")
     p.add_argument("--seed", type=nonnegative_int, default=0,
                    help="seed of the preprocessing noise (e.g. binarization)")
+    add_input(p)
     return p
 
 
@@ -246,7 +276,7 @@ def run_interpolate(args) -> int:
     model = load(args.name)
     card = read_metadata(args.name)
     a, b = args.index_a, args.index_b
-    x, y = test_images(card, max(a, b) + 1, indices=[a, b])
+    x, y = test_images(card, max(a, b) + 1, indices=[a, b], input_dir=args.input)
     label = int(y[0]) if model.conditional else None
     path = plots.interpolation(model, x[0], x[1], args.steps, y=label)
     steps = np.linspace(0, 1, args.steps)
@@ -269,6 +299,7 @@ def add_interpolate(subparsers):
     p.add_argument("--steps", type=at_least(2), default=10, help="decoded images along the path, endpoints included")
     p.add_argument("--index-a", type=nonnegative_int, default=0, help="index of the first test image")
     p.add_argument("--index-b", type=nonnegative_int, default=1, help="index of the second test image")
+    add_input(p)
     return p
 
 
@@ -292,7 +323,7 @@ def run_traverse(args) -> int:
         chosen, row_labels = args.dims, dim_labels(args.dims, scores, unit)
     lo, hi, count = args.values
     values = np.linspace(lo, hi, count, dtype=np.float32)
-    x, y = test_images(card, args.index + 1, indices=[args.index])
+    x, y = test_images(card, args.index + 1, indices=[args.index], input_dir=args.input)
     label = int(y[0]) if model.conditional else None
     images = plots.traversal(model, x[0], chosen, values, y=label)  # row d, column value
     title = f"{_name(args.name)}: traversal of test image #{args.index}"
@@ -327,6 +358,7 @@ def add_traverse(subparsers):
                         "argparse reads a leading '-' as an option")
     p.add_argument("--index", type=nonnegative_int, default=0, help="test image whose code is the starting point")
     p.add_argument("--frame-ms", type=positive_int, default=200, help="GIF: milliseconds per frame")
+    add_input(p)
     return p
 
 
@@ -378,7 +410,7 @@ def run_latents(args) -> int:
 
     model = load(args.name)
     card = read_metadata(args.name)
-    x, y = test_images(card, args.n)
+    x, y = test_images(card, args.n, input_dir=args.input)
     means, _ = posterior_moments(model, x, y if model.conditional else None)
     two = model.latent_dim == 2
     how = "posterior means" if two else "first two principal components of the posterior means"
@@ -396,6 +428,7 @@ def add_latents(subparsers):
     p.add_argument("name", help="preset name or directory")
     p.add_argument("--out", required=True, help="PNG file to write (folders are created)")
     p.add_argument("-n", type=positive_int, default=2000, help="number of test images (the first N)")
+    add_input(p)
     return p
 
 

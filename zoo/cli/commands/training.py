@@ -5,14 +5,25 @@ from __future__ import annotations
 import json
 import os
 
-from zoo.cli.arguments import UsageError, nonnegative_int, positive_int
+from zoo.cli.arguments import UsageError, at_least, folder, fraction, nonnegative_int, positive_int, widths_list
 
 # --progress choice -> Keras' `verbose` for fit().
 PROGRESS = {"bar": 1, "epoch": 2, "none": 0}
+# `zoo train --data` without --image-size.
+DEFAULT_IMAGE_SIZE = 32
+
+
+# Options that only make sense with --data (a recipe file states them itself).
+FOLDER_OPTIONS = ("image_size", "channels", "variant", "latent_dim", "widths", "hidden_dim", "held_out", "name")
 
 
 def run_train(args) -> int:
-    """Trains a recipe (resumably) and writes the preset."""
+    """Trains a recipe, or a model on a folder of images (resumably), and writes the preset."""
+    given = [f"--{o.replace('_', '-')}" for o in FOLDER_OPTIONS if getattr(args, o) is not None]
+    if args.data is None and given:
+        raise UsageError(f"{', '.join(given)} only apply with --data DIR (a recipe states its own)")
+    if args.data is not None:
+        return _train_folder(args)
     from zoo.training import load_recipe, train
 
     recipe = load_recipe(args.config or args.preset)
@@ -22,15 +33,65 @@ def run_train(args) -> int:
     return 0
 
 
+def _train_folder(args) -> int:
+    """`zoo train --data DIR`: checks the options, builds the folder recipe, trains it."""
+    from zoo.folder_training import folder_recipe, widths_for
+    from zoo.io import did_you_mean
+    from zoo.registry import registered_models
+
+    image_size = args.image_size or DEFAULT_IMAGE_SIZE
+    variants = sorted(registered_models())
+    if args.variant is not None and args.variant not in variants:
+        raise UsageError(f"--variant {args.variant}: unknown model.{did_you_mean(args.variant, variants)} "
+                         f"Known: {', '.join(variants)}")
+    try:
+        widths = args.widths or widths_for(image_size)
+    except ValueError as e:
+        raise UsageError(f"--image-size: {e}") from None
+    if image_size % 2 ** len(widths):
+        raise UsageError(f"--image-size {image_size} must be divisible by 2 ** len(--widths) = {2 ** len(widths)}")
+    from zoo.training import train
+
+    recipe = folder_recipe(args.data, image_size, channels=args.channels, variant=args.variant,
+                           latent_dim=args.latent_dim, epochs=args.epochs, widths=widths, hidden_dim=args.hidden_dim,
+                           name=args.name, held_out_fraction=args.held_out,
+                           command=_folder_command(args))
+    out = args.out or os.path.join("runs", recipe["name"])
+    source = recipe["data_source"]
+    print(f"{source['path']}: {source['num_images']} images at {image_size}x{image_size}x{source['channels']}, "
+          f"labels {source['labels'] or 'none'}, {source['held_out_fraction']:.0%} held out (seed {source['seed']})")
+    train(recipe, out, work_dir=args.work_dir, take=args.take, verbose=PROGRESS[args.progress])
+    print(f"preset written to {os.path.abspath(out)}")
+    return 0
+
+
+def _folder_command(args) -> str:
+    """The `zoo train --data` command line that reproduces this training, for the card."""
+    import shlex
+
+    words = ["zoo", "train", "--data", os.path.abspath(args.data)]
+    for option in ("image_size", "channels", "variant", "latent_dim", "widths", "hidden_dim", "held_out", "name",
+                   "epochs", "take"):
+        value = getattr(args, option)
+        if value is not None:
+            text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            words += [f"--{option.replace('_', '-')}", text]
+    return shlex.join(words)
+
+
 def add_train(subparsers):
     p = subparsers.add_parser(
-        "train", help="train a preset from its recipe (resumable)",
-        description="Trains the model of a recipe (zoo/recipes/NAME.json, or your own JSON file) on its dataset "
-                    "and writes a preset: weights, config and model card. Checkpoints and TensorBoard logs go to "
+        "train", help="train a preset from its recipe, or on a folder of your images (resumable)",
+        description="Trains the model of a recipe (zoo/recipes/NAME.json, or your own JSON file) on its dataset, "
+                    "or a model on your own folder of PNG/JPEG images (--data; sub-folders are classes), and "
+                    "writes a preset: weights, config and model card. Checkpoints and TensorBoard logs go to "
                     "--work-dir; rerunning the same command after a crash resumes from the last checkpoint.")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--preset", help="recipe name, e.g. vae_mnist (see `zoo list`)")
     source.add_argument("--config", help="path to a recipe JSON file")
+    source.add_argument("--data", type=folder, metavar="DIR",
+                        help="a folder of PNG/JPEG images (searched recursively; two or more sub-folders are "
+                             "classes); its held-out part is the preset's test split")
     p.add_argument("--out", help="preset directory to write (default: runs/<recipe name>)")
     p.add_argument("--work-dir", help="checkpoints and logs (default: <out>.work); reuse it to resume")
     p.add_argument("--epochs", type=positive_int, help="override the recipe's number of epochs")
@@ -38,6 +99,19 @@ def add_train(subparsers):
     p.add_argument("--progress", choices=tuple(PROGRESS), default="bar",
                    help="bar: Keras' per-step progress bar with ETA; epoch: one line per epoch (for log files); "
                         "none: silent")
+    data = p.add_argument_group("with --data", "the recipe zoo/recipes/templates/folder.json, changed by:")
+    data.add_argument("--image-size", type=at_least(8), metavar="S",
+                      help=f"scale the shorter side to S and crop the centre S x S (default: {DEFAULT_IMAGE_SIZE})")
+    data.add_argument("--channels", type=int, choices=(1, 3),
+                      help="1 grey or 3 RGB (default: the majority of the files; the others are converted)")
+    data.add_argument("--variant", help="model variant (default: vae; see the README's model table)")
+    data.add_argument("--latent-dim", type=positive_int, help="latent dimensions (default: the template's)")
+    data.add_argument("--widths", type=widths_list,
+                      help="conv widths, e.g. 32,64 (default: the template's entry for the image size)")
+    data.add_argument("--hidden-dim", type=positive_int, help="dense layer width (default: the template's)")
+    data.add_argument("--held-out", type=fraction, metavar="FRACTION",
+                      help="fraction of the files held out as the test split, by a seeded draw (default: 0.1)")
+    data.add_argument("--name", help="the preset's name (default: the folder's name)")
     return p
 
 

@@ -1,0 +1,71 @@
+"""CIFAR-10 from its folder of JPEGs: layout, labels, the decode cache."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+import zoo
+from zoo.data import DataSourceError, cifar10
+from zoo.data.cifar10 import CLASSES, Cifar10Folder
+
+SHARED = os.path.join(os.environ.get("ZOO_DATA_DIR", "").split(os.pathsep)[0], "cifar10-jpeg")
+needs_cifar = pytest.mark.skipif(not os.path.isdir(SHARED), reason="no cifar10-jpeg folder in $ZOO_DATA_DIR")
+
+
+@pytest.fixture
+def small_copy(tmp_path, monkeypatch):
+    """A cifar10-jpeg folder of real files: two per class in test/, one in train/; a private cache."""
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "data" / "cifar10-jpeg"
+    for split, count in (("test", 2), ("train", 1)):
+        for name in CLASSES:
+            os.makedirs(root / split / name)
+            for i in range(count):
+                shutil.copy(os.path.join(SHARED, split, name, f"{i:04d}.jpg"), root / split / name)
+    return root
+
+
+def test_the_standard_class_order_is_alphabetical():
+    assert list(CLASSES) == sorted(CLASSES) and CLASSES[0] == "airplane" and CLASSES[9] == "truck"
+
+
+@needs_cifar
+def test_a_split_is_decoded_with_labels_by_class_folder_then_cached(small_copy, monkeypatch):
+    assert Cifar10Folder.find(str(small_copy)) == str(small_copy)
+    assert Cifar10Folder.find(str(small_copy.parent)) is None
+    images, labels = Cifar10Folder.read(str(small_copy), "test")
+    assert images.shape == (20, 32, 32, 3) and images.dtype == np.uint8
+    np.testing.assert_array_equal(np.bincount(labels), [2] * 10)
+    paths, _, _ = Cifar10Folder.files(str(small_copy), "test")
+    assert labels[paths.index(str(small_copy / "test" / "cat" / "0001.jpg"))] == 3
+    assert len(set(labels[:5].tolist())) > 1  # a seeded order, not class by class
+    assert images.std() > 30  # real photographs, not blank arrays
+
+    # The second read comes from the cache: no file is decoded.
+    with monkeypatch.context() as patched:
+        patched.setattr(cifar10, "decode_files", lambda *a, **k: pytest.fail("decoded again"))
+        cached, cached_labels = Cifar10Folder.read(str(small_copy), "test")
+    np.testing.assert_array_equal(cached, images)
+    np.testing.assert_array_equal(cached_labels, labels)
+
+    # A changed folder is read again.
+    os.remove(small_copy / "test" / "dog" / "0000.jpg")
+    assert Cifar10Folder.read(str(small_copy), "test")[0].shape == (19, 32, 32, 3)
+
+
+@needs_cifar
+def test_the_loader_finds_the_folder_under_the_data_dirs_and_checks_its_size(small_copy, monkeypatch):
+    monkeypatch.setenv("ZOO_DATA_DIR", str(small_copy.parent))
+    with pytest.raises(DataSourceError, match="should hold 10000 images"):
+        zoo.data.load_arrays("cifar10", "test")
+
+
+@needs_cifar
+def test_the_registered_dataset_loads_floats_for_the_discrete_likelihood():
+    x, y = zoo.data.load_numpy("cifar10", "test", "float", take=50)
+    assert x.shape == (50, 32, 32, 3) and x.dtype == np.float32
+    assert 0.0 <= x.min() and x.max() <= 1.0
+    np.testing.assert_array_equal(np.round(x * 255) / 255, x)  # on the 8-bit grid
+    assert len(np.unique(y)) >= 5 and zoo.data.get_spec("cifar10").split_sizes == {"train": 50000, "test": 10000}
