@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.data import DataSourceError, cifar10
+from zoo.data import DataSourceError, folders
 from zoo.data.cifar10 import CLASSES, Cifar10Folder
 
 SHARED = os.path.join(os.environ.get("ZOO_DATA_DIR", "").split(os.pathsep)[0], "cifar10-jpeg")
@@ -45,7 +45,7 @@ def test_a_split_is_decoded_with_labels_by_class_folder_then_cached(small_copy, 
 
     # The second read comes from the cache: no file is decoded.
     with monkeypatch.context() as patched:
-        patched.setattr(cifar10, "decode_files", lambda *a, **k: pytest.fail("decoded again"))
+        patched.setattr(folders, "decode_files", lambda *a, **k: pytest.fail("decoded again"))
         cached, cached_labels = Cifar10Folder.read(str(small_copy), "test")
     np.testing.assert_array_equal(cached, images)
     np.testing.assert_array_equal(cached_labels, labels)
