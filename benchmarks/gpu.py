@@ -50,13 +50,12 @@ def time_training(take: int | None, epochs: int = 2) -> dict:
     import keras
 
     from zoo import data
-    from zoo.training import build_model, load_recipe, training_batches
+    from zoo.training import build_model, indexed_batches, load_recipe
 
     recipe = load_recipe(PRESET)
     t = recipe["training"]
-    images, labels = data.load_arrays(recipe["dataset"], "train")
-    if take:
-        images, labels = images[:take], labels[:take]
+    num_examples, gather = data.dataset_for(recipe).gather("train")
+    num_examples = min(num_examples, take or num_examples)  # the first `take`, as `zoo train --take`
     model = build_model(recipe)
     model.compile(optimizer=keras.optimizers.Adam(t["learning_rate"]), jit_compile=bool(t.get("jit_compile")))
     seconds = []
@@ -68,11 +67,11 @@ def time_training(take: int | None, epochs: int = 2) -> dict:
         def on_epoch_end(self, epoch, logs=None):
             seconds.append(time.perf_counter() - self.start)
 
-    batches = training_batches(images, labels, t["batch_size"], recipe["preprocessing"], t["seed"], 0, epochs)
-    model.fit(batches, epochs=epochs, steps_per_epoch=-(-len(images) // t["batch_size"]), verbose=0, shuffle=False,
-              callbacks=[Timer()])
-    return {"images": len(images), "batch_size": t["batch_size"], "epoch_seconds": seconds[-1],
-            "first_epoch_seconds": seconds[0], "images_per_second": len(images) / seconds[-1]}
+    batches = indexed_batches(num_examples, gather, t["batch_size"], recipe["preprocessing"], t["seed"], 0, epochs)
+    model.fit(batches, epochs=epochs, steps_per_epoch=-(-num_examples // t["batch_size"]), verbose=0,
+              shuffle=False, callbacks=[Timer()])
+    return {"images": num_examples, "batch_size": t["batch_size"], "epoch_seconds": seconds[-1],
+            "first_epoch_seconds": seconds[0], "images_per_second": num_examples / seconds[-1]}
 
 
 def time_likelihood(num_images: int, k: int, chunks: tuple) -> dict:

@@ -1,10 +1,12 @@
 """Colour networks: the shape-driven builders at 32x32x3 and 64x64x3, and the CIFAR-10 recipes' size."""
 
+import os
+
 import numpy as np
 import pytest
 
 import zoo
-from zoo.training import build_model, load_recipe
+from zoo.training import RECIPES_DIR, build_model, load_recipe
 
 LIKELIHOOD = {"name": "discretized_logistic_mixture", "num_components": 5}
 
@@ -21,7 +23,8 @@ def test_colour_vae_decodes_the_likelihood_parameters_of_three_channels(image_sh
 
 @pytest.mark.parametrize("name", ["vae_cifar10", "cvae_cifar10"])
 def test_cifar10_recipes_build_colour_models_of_at_most_10_mb(name):
-    recipe = load_recipe(name)
+    # Pending: written, not yet trained (a recipe moves up to zoo/recipes/ with its preset).
+    recipe = load_recipe(os.path.join(RECIPES_DIR, "pending", f"{name}.json"))
     model = build_model(recipe)
     assert model.image_shape == (32, 32, 3) and recipe["preprocessing"] == "float"
     assert "not comparable with published CIFAR-10 figures" in recipe["description"]
