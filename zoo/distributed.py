@@ -17,7 +17,7 @@ gradient of the global-batch mean, so a step equals a single-process step on the
 global batch up to float summation order (and the replicas' sampling noise, which
 `draw_seed` draws per replica). The chief (task index 0) writes the backups; on a
 restart it restores the newest one and broadcasts the state and position to the other
-workers, which need not share its disk.
+workers (`restore_from_chief`), which need not share its disk.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ import tempfile
 
 import keras
 import tensorflow as tf
+
+from zoo.cluster import is_chief_task
 
 
 def create_strategy(name: str) -> tf.distribute.Strategy:
@@ -52,13 +54,8 @@ def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
     """Whether this process writes the run's files: always, unless it is a worker of a
-    multi-worker cluster other than the chief (a "chief" task, or worker 0 without one)."""
-    if not is_multi_worker(strategy):
-        return True
-    resolver = strategy.cluster_resolver
-    if resolver.task_type == "chief":
-        return True
-    return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().jobs
+    multi-worker cluster other than the chief (see `zoo.cluster.is_chief_task`)."""
+    return not is_multi_worker(strategy) or is_chief_task()
 
 
 @contextlib.contextmanager
@@ -113,34 +110,57 @@ def distribute(strategy: tf.distribute.Strategy, batch):
         lambda context: replica_shard(batch, context.replica_id_in_sync_group, context.num_replicas_in_sync))
 
 
-def broadcast_from_chief(strategy: tf.distribute.Strategy, variables, position=(0, 0)):
-    """Gives every worker the chief's values of `variables` and its resume `position`.
+def broadcast_from_chief(strategy: tf.distribute.Strategy, tensors) -> list:
+    """The chief's values of `tensors` (a list), on every worker.
 
-    The chief restored them from its backup; the others hold fresh ones. A sum over the
-    replicas in which only replica 0 (the chief's first) contributes is a broadcast that
-    needs no shared disk.
-
-    Args:
-        variables: the variables to overwrite with the chief's values.
-        position: (epoch, batch) on the chief; ignored elsewhere.
-    Returns:
-        The chief's (epoch, batch).
+    A sum over the replicas in which only replica 0 (the chief's first) contributes is a
+    broadcast that needs no shared disk.
     """
-    chief = is_chief(strategy)
 
     def chief_values():
         context = tf.distribute.get_replica_context()
         first = tf.equal(context.replica_id_in_sync_group, 0)
-        own = [tf.convert_to_tensor(v) for v in variables] + [tf.constant(position if chief else (0, 0), tf.int64)]
         # One reduction a tensor: a list of mixed dtypes (int64 step counters, float32
         # weights) would be packed into one tensor, which needs a single dtype.
-        return [context.all_reduce("sum", tf.where(first, t, tf.zeros_like(t))) for t in own]
+        return [context.all_reduce("sum", tf.where(first, t, tf.zeros_like(t))) for t in tensors]
 
-    values = strategy.experimental_local_results(strategy.run(tf.function(chief_values)))[0]
-    for variable, value in zip(variables, values):
+    return strategy.experimental_local_results(strategy.run(tf.function(chief_values)))[0]
+
+
+def restore_from_chief(strategy: tf.distribute.Strategy, model, backup, make_model) -> tuple[int, int]:
+    """Restores the chief's backup (`backup` there) into the model on every worker.
+
+    Call it on every worker at the same point, outside `strategy.scope()`: the
+    broadcasts are collective operations that all workers join. The chief reads its
+    backup into a model of its own outside the strategy, since loading weights into the
+    strategy's model creates (temporary) variables, and creating a variable under this
+    strategy is a collective of its own that the other workers would not join.
+
+    Args:
+        model: the compiled model, built under `strategy.scope()`.
+        backup: this worker's `ResumableBackup`; only the chief's is read.
+        make_model: returns a new compiled model like `model` (the chief's reader).
+    Returns:
+        (epoch, batch) to resume at, (0, 0) without a backup.
+    """
+    with strategy.scope():
+        model.optimizer.build(model.trainable_variables)
+    chief = is_chief(strategy)
+    found = backup.position() if chief and backup.has_backup() else (-1, 0)
+    epoch, batch = (int(v) for v in broadcast_from_chief(strategy, [tf.constant(found, tf.int64)])[0].numpy())
+    if epoch < 0:
+        return 0, 0
+    source = model
+    if chief:
+        source = make_model()
+        backup.restore(source)
+    targets = model.variables + model.optimizer.variables
+    values = broadcast_from_chief(strategy, source.variables + source.optimizer.variables)
+    if len(values) != len(targets):
+        raise RuntimeError(f"the backup holds {len(values)} variables, the model {len(targets)}")
+    for variable, value in zip(targets, values):
         variable.assign(value)
-    epoch, batch = values[-1].numpy()
-    return int(epoch), int(batch)
+    return epoch, batch
 
 
 def _mean_logs(strategy, per_replica: dict, prefix: str = "") -> dict:

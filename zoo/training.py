@@ -208,13 +208,19 @@ def _train(recipe, work_dir, epochs, take, verbose, extra_callbacks, strategy):
         float(t["learning_rate"]), decay_steps=max(1, steps), alpha=float(t.get("final_learning_rate_fraction", 0.0)))
 
     multi_worker = distributed.is_multi_worker(strategy)
-    with strategy.scope():
+
+    def compiled_model(warm=False):
         model = build_model(recipe)
-        warm_start(model, t, source.images("train")[:num_examples] if t.get("pseudo_inputs_from_data") else None,
-                   seed)
+        if warm:
+            warm_start(model, t, source.images("train")[:num_examples] if t.get("pseudo_inputs_from_data") else None,
+                       seed)
         # XLA cannot compile the cross-worker gradient reduction inside our loop's step.
         model.compile(optimizer=keras.optimizers.Adam(schedule),
                       jit_compile=bool(t.get("jit_compile", False)) and not multi_worker)
+        return model
+
+    with strategy.scope():
+        model = compiled_model(warm=True)
     # A backup every `checkpoint_every_steps` optimizer steps (and at each epoch end):
     # a kill loses at most that many steps.
     backup = ResumableBackup(os.path.join(work_dir, "backup"), save_freq=int(t.get("checkpoint_every_steps", 200)))
@@ -227,12 +233,11 @@ def _train(recipe, work_dir, epochs, take, verbose, extra_callbacks, strategy):
         keras.callbacks.TensorBoard(os.path.join(work_dir, "tensorboard"), write_graph=False),
         *extra_callbacks,
     ]
-    with strategy.scope():
-        start_epoch, start_batch = backup.restore(model)
-        if multi_worker:
-            model.optimizer.build(model.trainable_variables)  # on the workers that restored nothing
-            start_epoch, start_batch = distributed.broadcast_from_chief(
-                strategy, model.variables + model.optimizer.variables, (start_epoch, start_batch))
+    if multi_worker:
+        start_epoch, start_batch = distributed.restore_from_chief(strategy, model, backup, compiled_model)
+    else:
+        with strategy.scope():
+            start_epoch, start_batch = backup.restore(model)
     if start_epoch > 0 or start_batch > 0:
         print(f"resuming from {backup.backup_dir}: epoch {start_epoch + 1}, batch {start_batch}", file=sys.stderr)
 
