@@ -19,6 +19,7 @@ measured with `DEFAULT_CHUNKS` (100 x 100, before calibration existed).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -36,6 +37,17 @@ from zoo.models.base import LatentVariableModel
 from zoo.validation import check_images
 
 
+def _chunk_function(model):
+    """A new tf.function (xb, cond, chunk_seed, kk) -> the model's log weights [kk, B].
+
+    Every shape gets a trace of its own (no `reduce_retracing`): a trace generalized
+    over the batch and sample dimensions runs the large chunks at half the speed, and
+    an evaluation sees a few shapes only (its chunk and the remainders). New for each
+    evaluation, so that it traces the model as it is then.
+    """
+    return tf.function(lambda xb, cond, chunk_seed, kk: model.log_importance_weights(xb, cond, kk, chunk_seed))
+
+
 def importance_sampled_log_likelihood(
     model: LatentVariableModel,
     x,
@@ -51,12 +63,11 @@ def importance_sampled_log_likelihood(
     x = check_images(x, model.image_shape, "x").numpy()
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    k_chunk = min(k_chunk, k)
+    return _estimate(model, _chunk_function(model), x, y, k, batch_size, min(k_chunk, k), seed, progress)
 
-    @tf.function(reduce_retracing=True)
-    def chunk_log_weights(xb, cond, chunk_seed, kk):
-        return model.log_importance_weights(xb, cond, kk, chunk_seed)
 
+def _estimate(model, chunk_log_weights, x, y, k, batch_size, k_chunk, seed, progress=None) -> np.ndarray:
+    """`importance_sampled_log_likelihood` on checked images with a given chunk function."""
     out = np.empty(len(x), dtype=np.float64)
     for start in range(0, len(x), batch_size):
         xb = tf.constant(x[start:start + batch_size])
@@ -80,10 +91,10 @@ def importance_sampled_log_likelihood(
 # (images, samples) per call of the evaluator before calibration: the shipped cards' shape.
 DEFAULT_CHUNKS = (100, 100)
 # The shapes `calibrate_chunks` times: the default, fewer images (the decoder's
-# activations of a call fit in cache), fewer samples, and larger calls.
-CHUNK_CANDIDATES = ((100, 100), (50, 100), (20, 100), (5, 100), (20, 25), (10, 250), (5, 500))
-# Calls timed per candidate after its first (traced) call; the best one counts.
-CALIBRATION_CALLS = 2
+# activations of a call fit in cache), fewer samples.
+CHUNK_CANDIDATES = ((100, 100), (20, 100), (5, 100), (20, 25))
+# Each candidate is called until this many seconds have passed (once at least).
+CALIBRATION_SECONDS = 0.15
 CALIBRATION_FILE = "is_chunks.json"
 
 
@@ -99,9 +110,9 @@ def _calibration_key(model) -> str:
 def calibrate_chunks(model, x, y=None, candidates=CHUNK_CANDIDATES, cache: bool = True) -> dict:
     """The fastest (images, samples) per call of the IS evaluator for this model here.
 
-    Times `CALIBRATION_CALLS` calls of each candidate shape on the first images of `x`
-    (after one call that traces it), about a second in all for the zoo's models, and
-    keeps the best rate of each. Cached in `<cache dir>/is_chunks.json` (the dSprites
+    Runs the evaluator on the first images of `x` with each candidate shape (one call)
+    for `CALIBRATION_SECONDS` (once at least) after a first run that traces it: a few
+    seconds in all for the zoo's models. Cached in `<cache dir>/is_chunks.json` (the dSprites
     cache: `$ZOO_CACHE_DIR` or ~/.cache/zoo) per model configuration and machine.
 
     Args:
@@ -124,23 +135,18 @@ def calibrate_chunks(model, x, y=None, candidates=CHUNK_CANDIDATES, cache: bool 
         if key in known:
             return {**known[key], "cached": True}
     x = check_images(x, model.image_shape, "x").numpy()
-
-    @tf.function(reduce_retracing=True)
-    def call(xb, cond, kk):
-        return tf.reduce_logsumexp(model.log_importance_weights(xb, cond, kk, tf.constant([0, 0])), axis=0)
-
+    chunk_log_weights = _chunk_function(model)
     rates = {}
     for images, samples in candidates:
         images = min(images, len(x))
-        xb = tf.constant(x[:images])
-        cond = model.label_condition(np.asarray(y)[:images], images) if model.conditional else None
-        call(xb, cond, samples).numpy()  # traces the shape: not timed
-        best = math.inf
-        for _ in range(CALIBRATION_CALLS):
-            start = time.perf_counter()
-            call(xb, cond, samples).numpy()
-            best = min(best, time.perf_counter() - start)
-        rates[f"{images}x{samples}"] = round(images * samples / best)
+        run = functools.partial(_estimate, model, chunk_log_weights, x[:images], None if y is None else y[:images],
+                                k=samples, batch_size=images, k_chunk=samples, seed=0)
+        run()  # traces the shape: not timed
+        calls, start = 0, time.perf_counter()
+        while calls == 0 or time.perf_counter() - start < CALIBRATION_SECONDS:
+            run()
+            calls += 1
+        rates[f"{images}x{samples}"] = round(calls * images * samples / (time.perf_counter() - start))
     chosen = max(rates, key=rates.get)
     images, samples = (int(v) for v in chosen.split("x"))
     result = {"images_per_call": images, "samples_per_call": samples, "decodes_per_second": rates[chosen],
