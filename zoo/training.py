@@ -163,7 +163,7 @@ def train(
             same work_dir resumes an interrupted run.
         epochs: override the recipe's epoch count (quick runs).
         take: train on the first `take` examples only (quick runs).
-        strategy: one of `zoo.distributed.STRATEGIES`. Under "multi_worker" (one process
+        strategy: one of `zoo.cluster.STRATEGIES`. Under "multi_worker" (one process
             per worker, each with its `TF_CONFIG`) only the chief writes the work
             directory and the preset; the batch size is the global batch.
     Returns:
@@ -174,14 +174,15 @@ def train(
     replicas = distributed.create_strategy(strategy_name)
     work_dir = work_dir or out_dir.rstrip("/") + ".work"
     with distributed.worker_work_dir(replicas, work_dir) as own_work_dir:
-        model, history, card = _train(recipe, own_work_dir, epochs, take, verbose, extra_callbacks, replicas)
+        model, history, card = _train(recipe, own_work_dir, epochs, take, verbose, extra_callbacks, replicas,
+                                      strategy_name)
     if distributed.is_chief(replicas):
         save_preset(model, out_dir, card)
     return model, history
 
 
-def _train(recipe, work_dir, epochs, take, verbose, extra_callbacks, strategy):
-    """`train` in `work_dir` under `strategy`; returns (model, history, card)."""
+def _train(recipe, work_dir, epochs, take, verbose, extra_callbacks, strategy, strategy_name):
+    """`train` in `work_dir` under `strategy` (named `strategy_name`); returns (model, history, card)."""
     t = recipe["training"]
     epochs = int(epochs or t["epochs"])
     seed = int(t.get("seed", 0))
@@ -210,6 +211,7 @@ def _train(recipe, work_dir, epochs, take, verbose, extra_callbacks, strategy):
     multi_worker = distributed.is_multi_worker(strategy)
 
     def compiled_model(warm=False):
+        """A new compiled model of the recipe, warm-started if `warm`."""
         model = build_model(recipe)
         if warm:
             warm_start(model, t, source.images("train")[:num_examples] if t.get("pseudo_inputs_from_data") else None,
@@ -289,7 +291,8 @@ def _train(recipe, work_dir, epochs, take, verbose, extra_callbacks, strategy):
         "train_examples": num_examples,
         "wall_time_seconds_last_run": round(wall, 1),
         "machine": machine_description(),
-        "replicas": f"{strategy.num_replicas_in_sync} ({type(strategy).__name__})",
+        "strategy": strategy_name,
+        "replicas": strategy.num_replicas_in_sync,
         "final_epoch_metrics": final,
         "metrics": {},
         "zoo_version": sys.modules["zoo"].__version__,

@@ -333,6 +333,8 @@ def test_zoo_train_on_two_workers_equals_one_process_and_survives_a_kill(tmp_pat
     _finish([_zoo_train(recipe, tmp_path / "single", "one_device")])
     _finish(_workers(recipe, tmp_path / "pair", tmp_path / "temp"))
     assert max_diff(tmp_path / "single", tmp_path / "pair") < 1e-5
+    card = json.loads((tmp_path / "pair" / "metadata.json").read_text())
+    assert (card["strategy"], card["replicas"]) == ("multi_worker", 2)
     # Only the chief keeps a work folder; the other worker's went into the temporary folder and was removed.
     assert (tmp_path / "pair.work" / "backup").is_dir() and not list((tmp_path / "temp").glob("zoo-worker-*"))
 
