@@ -49,6 +49,7 @@ def create_strategy(name: str) -> tf.distribute.Strategy:
 
 
 def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+    """Whether `strategy` spans several worker processes (and so needs `fit_in_loop`)."""
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
