@@ -35,9 +35,14 @@ def test_chunk_calibration_picks_the_fastest_shape_and_caches_it(tmp_path, monke
     assert again["cached"] and again["candidates"] == rates
     other = zoo.VAE(latent_dim=5, widths=(8,), hidden_dim=16, seed=0)  # another configuration: measured anew
     assert not likelihood.calibrate_chunks(other, x, candidates=candidates)["cached"]
+    shrunk = likelihood.calibrate_chunks(other, x[:10], candidates=candidates)  # 20x10 ran as 10x10: not cached
+    assert "10x10" in shrunk["candidates"] and not likelihood.calibrate_chunks(other, x[:10], candidates=candidates)[
+        "cached"]
 
-    # "auto" runs the evaluator with the cached shape, and says so; the estimate is the
-    # one the same fixed shape gives.
+    # "auto" runs the evaluator with the model's cached shape (100 images: enough for every
+    # default candidate, so the cache applies), and says so; the estimate is the one the
+    # same fixed shape gives.
+    x = mnist_binary[2][:100]
     auto = likelihood.evaluate_likelihood(model, x, k=30, chunks="auto")
     shape = (first["images_per_call"], first["samples_per_call"])
     assert (auto["images_per_call"], auto["samples_per_call"]) == (shape[0], min(shape[1], 30))
