@@ -10,7 +10,7 @@ no more memory than one chunk.
 A chunk is `batch_size` images x `k_chunk` samples, one decoder call. Which shape runs
 fastest depends on the model and the machine (small calls stay in cache, large ones
 amortize the per-call overhead), so `evaluate_likelihood` measures a few candidates
-for the model once (`calibrate_chunks`, about a second, cached per model configuration
+for the model once (`calibrate_chunks`, a few seconds, cached per model configuration
 and machine) unless the caller fixes the shape. The shape decides which noise each
 (image, sample) gets (a chunk's seed is its position), so an estimate is reproduced
 with the same shape: every result records it, and the shipped cards' numbers were

@@ -73,9 +73,9 @@ def add_eval(subparsers):
     p.add_argument("--k", type=positive_int, default=5000, help="importance samples per image for the NLL")
     p.add_argument("--chunks", type=chunk_shape, default="auto", metavar="IMAGESxSAMPLES",
                    help="images x importance samples per call of the NLL's evaluator (default: auto, the fastest of "
-                        "a few shapes timed for this model on this machine, about a second, cached). The shape "
-                        "decides each sample's noise: the shipped cards' NLLs were measured with 100x100, and each "
-                        "card's likelihood command records its shape")
+                        "a few shapes timed for this model on this machine in a few seconds, cached; 100x100 unless "
+                        "another shape is 10%% faster). The shape decides each sample's noise: the shipped cards' "
+                        "NLLs were measured with 100x100, and each card's likelihood command records its shape")
     p.add_argument("-n", "--num-examples", type=positive_int, metavar="N",
                    help="limit every section's size to N (default: each section's full protocol): the first N "
                         "test images for likelihood and latents, N samples (and N real images) for "
