@@ -3,9 +3,11 @@
 Measures decoder passes per second of the IS estimator (`zoo.evaluate.likelihood`) on a
 shipped preset under the levers TensorFlow offers on a CPU: the chunk shape (images x
 samples per call), XLA (`jit_compile=True`) and bfloat16 compute (`mixed_bfloat16`), and
-projects each to the full run (10,000 images x 5,000 samples). It also counts the
-decoder's multiply-adds, which gives the time the run would take at the machine's
-measured matmul peak: the floor no schedule can beat on this CPU.
+projects each to the full run (10,000 images x 5,000 samples), beside the shape `zoo eval`
+calibrates for the preset here (`zoo.evaluate.likelihood.calibrate_chunks`). It also counts
+the decoder's multiply-adds, which gives each configuration's FLOP rate as a fraction of the
+fp32 matmul rate measured in the same run, and the time the run would take at that peak: the
+floor no schedule can beat on this CPU.
 
     python benchmarks/is_throughput.py                 # writes benchmarks/is_throughput.md
     python benchmarks/is_throughput.py --onednn        # oneDNN's custom ops on: is_throughput_onednn.md
@@ -168,6 +170,7 @@ def main(argv=None, log=print):
 
     import zoo
     from zoo import data
+    from zoo.evaluate.likelihood import calibrate_chunks
     from zoo.training import machine_description
 
     x = data.load_numpy("mnist", "test", "dynamic_binarize", seed=0, take=args.images)[0]
@@ -176,12 +179,17 @@ def main(argv=None, log=print):
     ceiling, cpu = cpu_fp32_ceiling()
     floor_minutes = FULL_RUN * flops / (peak * 1e9) / 60
     needed = FULL_RUN * flops / 900 / 1e9  # GFLOP/s for the whole run in 15 minutes
+    calibration = calibrate_chunks(zoo.load(args.preset), x, cache=False)
+    calibrated = ("graph, fp32, calibrated (`zoo eval`'s default)", calibration["images_per_call"],
+                  calibration["samples_per_call"], False, False)
     rows = []
-    for label, per_call, samples, xla, bf16 in CONFIGS:
+    for label, per_call, samples, xla, bf16 in [*CONFIGS, calibrated]:
         per_call = min(per_call, len(x))
         rate, mean_log_px = measure(args.preset, x, args.k, per_call, samples, xla, bf16)
-        rows.append((label, per_call, min(samples, args.k), rate, FULL_RUN / rate / 60, mean_log_px))
-        log(f"{label}: {rate:,.0f} decodes/s, full run {rows[-1][4]:.0f} min, mean log p(x) {mean_log_px:.3f}")
+        of_peak = rate * flops / (peak * 1e9)
+        rows.append((label, per_call, min(samples, args.k), rate, FULL_RUN / rate / 60, mean_log_px, of_peak))
+        log(f"{label}: {rate:,.0f} decodes/s ({of_peak:.0%} of the matmul peak), full run {rows[-1][4]:.0f} min, "
+            f"mean log p(x) {mean_log_px:.3f}")
 
     lines = [
         "# Importance-sampling throughput",
@@ -197,12 +205,17 @@ def main(argv=None, log=print):
         f"{' --onednn' if args.onednn else ''}`, "
         f"{datetime.date.today().isoformat()}.",
         "",
-        "| configuration | images x samples per call | decodes/s | full run (min) | mean log p(x) |",
-        "|---|---|---:|---:|---:|",
+        "| configuration | images x samples per call | decodes/s | of the matmul peak | full run (min) "
+        "| mean log p(x) |",
+        "|---|---|---:|---:|---:|---:|",
     ]
-    lines += [f"| {label} | {n} x {s} | {rate:,.0f} | {minutes:.0f} | {lp:.3f} |"
-              for label, n, s, rate, minutes, lp in rows]
+    lines += [f"| {label} | {n} x {s} | {rate:,.0f} | {of_peak:.0%} | {minutes:.0f} | {lp:.3f} |"
+              for label, n, s, rate, minutes, lp, of_peak in rows]
     lines += [
+        "",
+        "\"Of the matmul peak\": the configuration's decoder FLOP rate over the fp32 matmul rate measured in "
+        f"this run ({peak:.0f} GFLOP/s); the calibrated shape's candidates (decodes/s): "
+        + ", ".join(f"{shape} {rate:,}" for shape, rate in calibration["candidates"].items()) + ".",
         "",
         f"One decoder pass is {flops / 1e6:.2f} MFLOP (dense + transposed-convolution multiply-adds x 2), so "
         f"the full run is {FULL_RUN * flops / 1e12:.0f} TFLOP: {floor_minutes:.1f} min at the {peak:.0f} "

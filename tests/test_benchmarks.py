@@ -222,11 +222,13 @@ def test_is_throughput_counts_the_decoder_and_writes_its_table(tmp_path):
 
     out = tmp_path / "t.md"
     rows = bench.main(["--images", "2", "--k", "10", "--out", str(out)], log=lambda msg: None)
-    assert len(rows) == len(bench.CONFIGS) and all(r[3] > 0 and math.isfinite(r[5]) for r in rows)
+    # every configuration, then the calibrated shape; the FLOP rate as a fraction of the matmul peak
+    assert len(rows) == len(bench.CONFIGS) + 1 and "calibrated" in rows[-1][0]
+    assert all(r[3] > 0 and math.isfinite(r[5]) and 0 < r[6] < 2 for r in rows)
     graph_fp32 = [r[5] for r in rows if r[0].startswith("graph, fp32")]
     assert max(graph_fp32) - min(graph_fp32) < 3.0  # same estimator, different chunking of the same k
     text = out.read_text()
-    assert text.count("\n| ") == len(bench.CONFIGS) + 1 and "TFLOP" in text
+    assert text.count("\n| ") == len(bench.CONFIGS) + 2 and "TFLOP" in text and "of the matmul peak" in text
     assert [p.name for p in tmp_path.iterdir()] == ["t.md"]  # written whole, no temp file left
 
 

@@ -470,3 +470,14 @@ def test_manifold_and_latent_projection_pngs(tmp_path, capsys):
         assert np.asarray(img.convert("L"), dtype=np.float32).std() > 5
     assert main(["manifold", PRESET, "--out", str(tmp_path / "x.png"), "--dims", "0,99"]) == 1
     assert "latent dimensions in 0..7" in capsys.readouterr().err
+
+
+def test_chunks_option_takes_auto_or_images_x_samples():
+    import argparse
+
+    from zoo.cli.arguments import chunk_shape
+
+    assert chunk_shape("auto") == "auto" and chunk_shape("20x250") == (20, 250)
+    for bad in ("20", "0x10", "ax3"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            chunk_shape(bad)

@@ -185,3 +185,12 @@ def test_preset_weights_are_compressed_losslessly(tmp_path, mnist_binary):
     loaded = zoo.load(path)
     for ours, theirs in zip(model.weights, loaded.weights):
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_likelihood_command_records_the_chunk_shape():
+    from zoo.evaluate.report import evaluate_preset
+
+    metrics = evaluate_preset("vae_mnist", k=20, num_examples=20, sections=["likelihood"], chunks=(10, 20))
+    assert metrics["command"].endswith("--chunks 10x20")
+    assert (metrics["images_per_call"], metrics["samples_per_call"]) == (10, 20)
+    assert "10 images x 20 samples per call" in metrics["protocol"]

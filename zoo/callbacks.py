@@ -114,6 +114,10 @@ class ResumableBackup(keras.callbacks.Callback):
             return 0, 0
         return int(meta["epoch"]), int(meta.get("batch", 0))
 
+    def has_backup(self) -> bool:
+        """Whether a backup was written (a position to resume at)."""
+        return self._read_metadata() is not None
+
     def _read_metadata(self):
         path = os.path.join(self.backup_dir, self.METADATA)
         if not os.path.exists(path):

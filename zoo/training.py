@@ -33,8 +33,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo import data
+from zoo import data, distributed
 from zoo.callbacks import NaNGuard, ResumableBackup
+from zoo.cluster import resolve_strategy
 from zoo.data.pipelines import preprocess_batch
 from zoo.io import did_you_mean
 from zoo.presets import load as load_preset
@@ -151,6 +152,7 @@ def train(
     take: int | None = None,
     verbose: int = 2,
     extra_callbacks=(),
+    strategy: str = "one_device",
 ):
     """Trains the recipe's model and writes a preset to `out_dir`.
 
@@ -161,13 +163,29 @@ def train(
             same work_dir resumes an interrupted run.
         epochs: override the recipe's epoch count (quick runs).
         take: train on the first `take` examples only (quick runs).
+        strategy: one of `zoo.cluster.STRATEGIES`. Under "multi_worker" (one process
+            per worker, each with its `TF_CONFIG`) only the chief writes the work
+            directory and the preset; the batch size is the global batch.
     Returns:
         (model, history dict)
     """
+    strategy_name = resolve_strategy(strategy)
+    # First: a multi-worker strategy must be created before TensorFlow runs any op.
+    replicas = distributed.create_strategy(strategy_name)
+    work_dir = work_dir or out_dir.rstrip("/") + ".work"
+    with distributed.worker_work_dir(replicas, work_dir) as own_work_dir:
+        model, history, card = _train(recipe, own_work_dir, epochs, take, verbose, extra_callbacks, replicas,
+                                      strategy_name)
+    if distributed.is_chief(replicas):
+        save_preset(model, out_dir, card)
+    return model, history
+
+
+def _train(recipe, work_dir, epochs, take, verbose, extra_callbacks, strategy, strategy_name):
+    """`train` in `work_dir` under `strategy` (named `strategy_name`); returns (model, history, card)."""
     t = recipe["training"]
     epochs = int(epochs or t["epochs"])
     seed = int(t.get("seed", 0))
-    work_dir = work_dir or out_dir.rstrip("/") + ".work"
     os.makedirs(work_dir, exist_ok=True)
     keras.utils.set_random_seed(seed)
     if t.get("deterministic"):
@@ -180,6 +198,7 @@ def train(
     if take is not None:
         num_examples = min(num_examples, take)  # the first `take`: indices below it
     per_epoch = math.ceil(num_examples / batch_size)
+    distributed.check_batches_divide(num_examples, batch_size, strategy.num_replicas_in_sync)
     # dSprites has no test split (its metrics are not held-out likelihoods): no validation then.
     test_ds = None
     if "test" in spec.split_sizes:
@@ -189,9 +208,21 @@ def train(
     schedule = keras.optimizers.schedules.CosineDecay(
         float(t["learning_rate"]), decay_steps=max(1, steps), alpha=float(t.get("final_learning_rate_fraction", 0.0)))
 
-    model = build_model(recipe)
-    warm_start(model, t, source.images("train")[:num_examples] if t.get("pseudo_inputs_from_data") else None, seed)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=bool(t.get("jit_compile", False)))
+    multi_worker = distributed.is_multi_worker(strategy)
+
+    def compiled_model(warm=False):
+        """A new compiled model of the recipe, warm-started if `warm`."""
+        model = build_model(recipe)
+        if warm:
+            warm_start(model, t, source.images("train")[:num_examples] if t.get("pseudo_inputs_from_data") else None,
+                       seed)
+        # XLA cannot compile the cross-worker gradient reduction inside our loop's step.
+        model.compile(optimizer=keras.optimizers.Adam(schedule),
+                      jit_compile=bool(t.get("jit_compile", False)) and not multi_worker)
+        return model
+
+    with strategy.scope():
+        model = compiled_model(warm=True)
     # A backup every `checkpoint_every_steps` optimizer steps (and at each epoch end):
     # a kill loses at most that many steps.
     backup = ResumableBackup(os.path.join(work_dir, "backup"), save_freq=int(t.get("checkpoint_every_steps", 200)))
@@ -204,7 +235,11 @@ def train(
         keras.callbacks.TensorBoard(os.path.join(work_dir, "tensorboard"), write_graph=False),
         *extra_callbacks,
     ]
-    start_epoch, start_batch = backup.restore(model)
+    if multi_worker:
+        start_epoch, start_batch = distributed.restore_from_chief(strategy, model, backup, compiled_model)
+    else:
+        with strategy.scope():
+            start_epoch, start_batch = backup.restore(model)
     if start_epoch > 0 or start_batch > 0:
         print(f"resuming from {backup.backup_dir}: epoch {start_epoch + 1}, batch {start_batch}", file=sys.stderr)
 
@@ -221,15 +256,19 @@ def train(
             history.setdefault(key, []).extend(values)
 
     with source.reading():  # a file that fails to decode mid-stream is named
-        if start_batch > 0 and start_epoch < epochs:
-            # The rest of the interrupted epoch: a fit of its own, since Keras runs the
-            # same number of steps in every epoch of one fit.
-            backup.batch_offset = start_batch
-            run(start_epoch, start_epoch + 1, start_batch, per_epoch - start_batch)
-            backup.batch_offset = 0
-            start_epoch += 1
-        if start_epoch < epochs:
-            run(start_epoch, epochs, 0, per_epoch)
+        if multi_worker:  # Keras' fit cannot run this strategy
+            history = distributed.fit_in_loop(model, strategy, batches, start_epoch, epochs, start_batch, callbacks,
+                                              backup, validation_data=test_ds, verbose=verbose)
+        else:
+            if start_batch > 0 and start_epoch < epochs:
+                # The rest of the interrupted epoch: a fit of its own, since Keras runs the
+                # same number of steps in every epoch of one fit.
+                backup.batch_offset = start_batch
+                run(start_epoch, start_epoch + 1, start_batch, per_epoch - start_batch)
+                backup.batch_offset = 0
+                start_epoch += 1
+            if start_epoch < epochs:
+                run(start_epoch, epochs, 0, per_epoch)
     wall = time.time() - start
 
     final = {k: float(v[-1]) for k, v in history.items()} if history else {}
@@ -252,9 +291,10 @@ def train(
         "train_examples": num_examples,
         "wall_time_seconds_last_run": round(wall, 1),
         "machine": machine_description(),
+        "strategy": strategy_name,
+        "replicas": strategy.num_replicas_in_sync,
         "final_epoch_metrics": final,
         "metrics": {},
         "zoo_version": sys.modules["zoo"].__version__,
     }
-    save_preset(model, out_dir, card)
-    return model, history
+    return model, history, card

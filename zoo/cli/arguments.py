@@ -158,3 +158,13 @@ def widths_list(text: str) -> list[int]:
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected one or more positive widths, got {text!r}")
     return values
+
+
+def chunk_shape(text: str):
+    """--chunks: "auto", or IMAGESxSAMPLES per call of the likelihood evaluator, e.g. 100x100."""
+    if text == "auto":
+        return text
+    images, sep, samples = text.partition("x")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected auto or IMAGESxSAMPLES, e.g. 100x100, got {text!r}")
+    return positive_int(images), positive_int(samples)

@@ -29,7 +29,7 @@ import tensorflow_probability as tfp
 
 from zoo import data
 from zoo.evaluate.anomaly import reconstruction_score
-from zoo.evaluate.likelihood import evaluate_likelihood
+from zoo.evaluate.likelihood import DEFAULT_CHUNKS, evaluate_likelihood
 from zoo.presets import load, read_metadata
 
 # A cheap subset of the card's likelihood numbers that the test suite recomputes.
@@ -86,16 +86,20 @@ def applicable_sections(model, card) -> list[str]:
 
 def quick_check(model, card, seed=0) -> dict:
     """The cheap number the test suite recomputes: the IS-NLL with k=50 on the first
-    500 evaluation images (the reconstruction error for models without a density)."""
+    500 evaluation images (the reconstruction error for models without a density),
+    with the evaluator's shape fixed at `DEFAULT_CHUNKS`, as when the cards were written."""
     x, y = evaluation_images(card, seed=seed, take=QUICK_CHECK["num_examples"])
     if not model.has_density:
         return {"reconstruction_error_nats": float(reconstruction_score(model, x, batch_size=500).mean()),
                 "num_examples": int(len(x))}
-    result = evaluate_likelihood(model, x, y if model.conditional else None, k=QUICK_CHECK["k"], seed=seed)
+    result = evaluate_likelihood(model, x, y if model.conditional else None, k=QUICK_CHECK["k"], seed=seed,
+                                 chunks=DEFAULT_CHUNKS)
     return {key: result[key] for key in ("nll_nats", "nll_k", "num_examples")}
 
 
-def likelihood_section(model, card, k=5000, num_examples=None, seed=0, progress=None) -> dict:
+def likelihood_section(model, card, k=5000, num_examples=None, seed=0, progress=None, chunks="auto") -> dict:
+    """The NLL and its terms; `chunks` is the evaluator's (images, samples) per call or
+    "auto" (see `zoo.evaluate.likelihood.evaluate_likelihood`)."""
     split = _split(card)
     x, y = evaluation_images(card, seed=seed, take=num_examples)
     if not model.has_density:
@@ -106,10 +110,12 @@ def likelihood_section(model, card, k=5000, num_examples=None, seed=0, progress=
                    "protocol": f"{split} split ({len(x)} images), {card['preprocessing']} with seed {seed}; "
                                "-log p(x | z = f(x)) (no density over x, so no NLL)"}
     else:
-        metrics = evaluate_likelihood(model, x, y if model.conditional else None, k=k, seed=seed, progress=progress)
+        metrics = evaluate_likelihood(model, x, y if model.conditional else None, k=k, seed=seed, chunks=chunks,
+                                      progress=progress)
         metrics["protocol"] = (
             f"{split} split ({metrics['num_examples']} images), {card['preprocessing']} with seed {seed}; log p(x) "
-            f"by importance sampling with the posterior as proposal, k={k} (an upper bound on the NLL)")
+            f"by importance sampling with the posterior as proposal, k={k} (an upper bound on the NLL), "
+            f"{metrics['images_per_call']} images x {metrics['samples_per_call']} samples per call")
     metrics["quick_check"] = quick_check(model, card, seed=seed)
     return metrics
 
@@ -264,7 +270,7 @@ def disentanglement_section(model, card, seed=0, **options) -> dict:
 
 
 def evaluate_preset(name: str, k: int = 5000, num_examples: int | None = None, seed: int = 0,
-                    sections=None, section_options: dict | None = None, log=None) -> dict:
+                    sections=None, section_options: dict | None = None, log=None, chunks="auto") -> dict:
     """The card's metrics for a preset: a dict with the likelihood keys at the top
     (when "likelihood" is among `sections`) and one sub-dict per other section.
 
@@ -277,6 +283,8 @@ def evaluate_preset(name: str, k: int = 5000, num_examples: int | None = None, s
         section_options: per-section keyword arguments overriding the card protocol's
             sizes, e.g. {"anomaly": {"num_images": 400}} (for quick runs and tests).
         log: optional callable(message) for progress lines (the CLI prints them to stderr).
+        chunks: the likelihood evaluator's (images, samples) per call, or "auto" (measured
+            for the model here); the section's command records the shape used.
     """
     log = log or (lambda message: None)
     model = load(name)
@@ -300,9 +308,11 @@ def evaluate_preset(name: str, k: int = 5000, num_examples: int | None = None, s
             def progress(done, total):
                 log(f"{name}: likelihood, k={k}: {done}/{total} images, {time.time() - start:.0f} s")
 
-            options.update(k=k, num_examples=num_examples, progress=progress)
+            options.update(k=k, num_examples=num_examples, progress=progress, chunks=chunks)
             command += f" --k {k}" + (f" --num-examples {num_examples}" if num_examples else "")
         result = SECTIONS[section](model, card, seed=seed, **options)
+        if "images_per_call" in result:  # the shape decides the noise: the command pins it
+            command += f" --chunks {result['images_per_call']}x{result['samples_per_call']}"
         result["command"] = command
         if section == "likelihood":  # the card's reference numbers sit at the top of "metrics"
             metrics.update(result)

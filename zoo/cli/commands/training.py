@@ -6,6 +6,7 @@ import json
 import os
 
 from zoo.cli.arguments import UsageError, at_least, folder, fraction, nonnegative_int, positive_int, widths_list
+from zoo.cluster import STRATEGIES, is_chief_task, resolve_strategy
 
 # --progress choice -> Keras' `verbose` for fit().
 PROGRESS = {"bar": 1, "epoch": 2, "none": 0}
@@ -28,8 +29,9 @@ def run_train(args) -> int:
 
     recipe = load_recipe(args.config or args.preset)
     out = args.out or os.path.join("runs", recipe["name"])
-    train(recipe, out, work_dir=args.work_dir, epochs=args.epochs, take=args.take, verbose=PROGRESS[args.progress])
-    print(f"preset written to {os.path.abspath(out)}")
+    train(recipe, out, work_dir=args.work_dir, epochs=args.epochs, take=args.take, verbose=PROGRESS[args.progress],
+          strategy=args.strategy)
+    _report(out, args.strategy)
     return 0
 
 
@@ -60,9 +62,18 @@ def _train_folder(args) -> int:
     source = recipe["data_source"]
     print(f"{source['path']}: {source['num_images']} images at {image_size}x{image_size}x{source['channels']}, "
           f"labels {source['labels'] or 'none'}, {source['held_out_fraction']:.0%} held out (seed {source['seed']})")
-    train(recipe, out, work_dir=args.work_dir, take=args.take, verbose=PROGRESS[args.progress])
-    print(f"preset written to {os.path.abspath(out)}")
+    train(recipe, out, work_dir=args.work_dir, take=args.take, verbose=PROGRESS[args.progress],
+          strategy=args.strategy)
+    _report(out, args.strategy)
     return 0
+
+
+def _report(out: str, strategy: str) -> None:
+    """Says where the preset went: only the chief of a multi-worker run writes one."""
+    if resolve_strategy(strategy) == "multi_worker" and not is_chief_task():
+        print(f"worker done; the chief wrote the preset (to its {out})")
+    else:
+        print(f"preset written to {os.path.abspath(out)}")
 
 
 def _folder_command(args) -> str:
@@ -96,6 +107,11 @@ def add_train(subparsers):
     p.add_argument("--work-dir", help="checkpoints and logs (default: <out>.work); reuse it to resume")
     p.add_argument("--epochs", type=positive_int, help="override the recipe's number of epochs")
     p.add_argument("--take", type=positive_int, help="train on the first N training examples only")
+    p.add_argument("--strategy", choices=STRATEGIES, default="auto",
+                   help="auto (default): multi_worker when TF_CONFIG names more than one worker, else one_device; "
+                        "mirrored: every local GPU; multi_worker: one process per host, each started with its own "
+                        "TF_CONFIG (the same cluster, its own task index); the chief (index 0) writes the preset "
+                        "and backups, and the recipe's batch size is the global batch")
     p.add_argument("--progress", choices=tuple(PROGRESS), default="bar",
                    help="bar: Keras' per-step progress bar with ETA; epoch: one line per epoch (for log files); "
                         "none: silent")
