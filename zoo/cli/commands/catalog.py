@@ -9,7 +9,7 @@ def headline_metric(card: dict) -> str:
     """The card's likelihood number in the unit README's presets table uses.
 
     Binary data (a Bernoulli likelihood: binarized MNIST, dSprites) in nats per image;
-    8-bit data under a continuous density (dequantized pixels) in bits per dimension;
+    8-bit data (any other likelihood) in bits per dimension;
     autoencoders without a density by their reconstruction error.
     """
     metrics = card.get("metrics", {})
