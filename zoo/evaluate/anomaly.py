@@ -65,7 +65,8 @@ Serrà et al. found to matter.
 
 The likelihood ratio with the shipped backgrounds (small VAEs on 20%-perturbed
 images, 5 epochs) does *not* repair the likelihood here (0.42 for digits under the
-Gaussian vae_fashion_mnist, 0.01 under the discrete one, whose background is still the Gaussian VAE): a VAE with a per-pixel Gaussian scale does not learn the
+Gaussian vae_fashion_mnist, 0.01 under the discrete one, whose background is still the
+Gaussian VAE): a VAE with a per-pixel Gaussian scale does not learn the
 low-level statistics Ren et al.'s PixelCNN background captures. It is kept as a
 measured baseline; `default_score` never picks it. Regret works (0.97) but costs
 ~50 s per 1000 images; the default's cost is that of one −ELBO plus a PNG encoding
