@@ -167,8 +167,8 @@ def readme_table(cards) -> str:
     body = []
     for name, card in cards:
         m = card.get("metrics", {})
-        binary = (card.get("likelihood") or {}).get("name") == "bernoulli"
-        if "nll_nats" in m and not binary:
+        likelihood = (card.get("likelihood") or {}).get("name")
+        if "nll_nats" in m and likelihood not in (None, "bernoulli"):
             # A density over 8-bit grey levels: bits/dim are the comparable number.
             head = f"{m['bits_per_dim']:.3f} bits/dim (k={m['nll_k']}, {m['num_examples']} images)"
         elif "nll_nats" in m:
