@@ -81,7 +81,10 @@ def test_cli_eval_writes_the_section_into_the_card(trained_preset):
     assert card["nll_k"] == 5 and card["num_examples"] == 100
     assert card["negative_elbo_nats"] >= card["nll_nats"] - 0.5  # IS with k=5 is at least as tight as k=1
     assert card["quick_check"]["nll_k"] == 50
-    assert card["command"] == f"zoo eval {trained_preset} --metrics likelihood --k 5 --num-examples 100 --write-card"
+    # The command actually run, with the chunk shape the calibration chose, so that it reruns identically.
+    chunks = f"{card['images_per_call']}x{card['samples_per_call']}"
+    assert card["command"] == (f"zoo eval {trained_preset} --metrics likelihood --k 5 --num-examples 100 "
+                               f"--chunks {chunks} --write-card")
 
 
 def test_disentanglement_section_runs_every_metric_on_dsprites(tmp_path):
