@@ -168,3 +168,8 @@ def chunk_shape(text: str):
     if not sep:
         raise argparse.ArgumentTypeError(f"expected auto or IMAGESxSAMPLES, e.g. 100x100, got {text!r}")
     return positive_int(images), positive_int(samples)
+
+
+def add_preset_argument(parser) -> None:
+    """The positional preset every model command takes."""
+    parser.add_argument("name", help="preset name or directory")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from zoo.cli.arguments import add_preset_argument
+
 
 def headline_metric(card: dict) -> str:
     """The card's likelihood number in the unit README's presets table uses.
@@ -73,7 +75,7 @@ def add_info(subparsers):
     p = subparsers.add_parser("info", help="show a preset's model card",
                               description="Prints a preset's model card (saved_models/NAME/metadata.json): "
                                           "training command, machine, checksum and measured metrics.")
-    p.add_argument("name", help="preset name or directory")
+    add_preset_argument(p)
     p.add_argument("--json", action="store_true", help="print the whole card as JSON")
     return p
 

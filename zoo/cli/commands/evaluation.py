@@ -6,7 +6,15 @@ import json
 import os
 import sys
 
-from zoo.cli.arguments import choices_list, chunk_shape, fraction, image_input, nonnegative_int, positive_int
+from zoo.cli.arguments import (
+    add_preset_argument,
+    choices_list,
+    chunk_shape,
+    fraction,
+    image_input,
+    nonnegative_int,
+    positive_int,
+)
 
 # The sections of zoo.evaluate.report.SECTIONS, in its order; a copy of the names, since
 # importing the report imports TensorFlow (a test checks that the two agree).
@@ -66,7 +74,7 @@ def add_eval(subparsers):
                     "latents (active units, KL per dimension, linear probe), sample_quality (Fréchet distance, "
                     "precision/recall in the judge's features), conditional (class fidelity), anomaly (AUROC "
                     "against another dataset), disentanglement (dSprites metrics).")
-    p.add_argument("name", help="preset name or directory")
+    add_preset_argument(p)
     p.add_argument("--metrics", type=choices_list(SECTION_NAMES), metavar="SECTIONS",
                    help=f"comma-separated sections out of {', '.join(SECTION_NAMES)} (default: every one that "
                         "applies to the preset)")
@@ -231,7 +239,7 @@ def add_anomaly(subparsers):
                     "on the first --reference-examples test images of the preset's dataset. Inputs are quantized "
                     "to 0..255 and preprocessed as the preset's card says (e.g. dynamic binarization), like the "
                     "reference images. Progress goes to stderr.")
-    p.add_argument("name", help="preset name or directory")
+    add_preset_argument(p)
     p.add_argument("--input", required=True, type=image_input,
                    help="a .npy file [N,H,W,C] (or [N,H,W] for one channel): float in [0,1], or uint8 0..255 "
                         "(divided by 255); or a directory of PNGs of the model's size (grey or RGB, converted to "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from zoo.cli.arguments import UsageError, positive_int
+from zoo.cli.arguments import UsageError, add_preset_argument, positive_int
 
 DEFAULT_QUANTIZATION = "float32,float16,int8"
 
@@ -60,7 +60,7 @@ def add_export(subparsers):
                     "LiteRT .tflite files in float32/float16/int8 with their measured errors against the "
                     "Keras model, or (web) a static folder with a latent explorer that runs the model in the "
                     "browser with LiteRT.js (serve it with `python -m http.server -d DIR`).")
-    p.add_argument("name", help="preset name or directory")
+    add_preset_argument(p)
     p.add_argument("--format", choices=("saved_model", "tflite", "web"), default="saved_model", help="what to write")
     p.add_argument("--out", help="directory to write (default: exports/<name>_<format>)")
     p.add_argument("--signatures", help="comma-separated subset of the signatures (default: all the model supports)")

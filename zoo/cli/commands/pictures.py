@@ -7,7 +7,17 @@ from __future__ import annotations
 
 import os
 
-from zoo.cli.arguments import at_least, dim_pair, dims, folder, nonnegative_int, positive_int, suffix, value_range
+from zoo.cli.arguments import (
+    add_preset_argument,
+    at_least,
+    dim_pair,
+    dims,
+    folder,
+    nonnegative_int,
+    positive_int,
+    suffix,
+    value_range,
+)
 
 # Test images the latent dimensions are ranked on when the model card has no KL per dimension.
 RANKING_IMAGES = 200
@@ -124,7 +134,7 @@ def add_sample(subparsers):
         "sample", help="write a grid of samples as PNG",
         description="Draws z from the preset's prior and writes the decoded images E[x|z] as one titled PNG "
                     "grid (a conditional model needs --label).")
-    p.add_argument("name", help="preset name or directory")
+    add_preset_argument(p)
     p.add_argument("-n", type=positive_int, default=64, help="number of samples")
     p.add_argument("--out", default="samples.png", help="PNG file to write (folders are created)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the prior draws")
@@ -257,7 +267,7 @@ def add_reconstruct(subparsers):
         "reconstruct", help="test images of the preset's dataset above their reconstructions, as PNG",
         description="Writes one PNG: rows of up to 16 test images of the preset's dataset (preprocessed as its "
                     "card says), each row followed by their reconstructions (decoded posterior means).")
-    p.add_argument("name", help="preset name or directory")
+    add_preset_argument(p)
     p.add_argument("--out", required=True, help="PNG file to write (folders are created)")
     p.add_argument("-n", "--n", type=positive_int, default=16, help="number of test images (the first N)")
     p.add_argument("--seed", type=nonnegative_int, default=0,
@@ -294,7 +304,7 @@ def add_interpolate(subparsers):
         "interpolate", help="decode the straight line between two test images' codes, as PNG",
         description="Writes one PNG row: test image A, STEPS images decoded along the line between the "
                     "posterior means of A and B, then test image B.")
-    p.add_argument("name", help="preset name or directory")
+    add_preset_argument(p)
     p.add_argument("--out", required=True, help="PNG file to write (folders are created)")
     p.add_argument("--steps", type=at_least(2), default=10, help="decoded images along the path, endpoints included")
     p.add_argument("--index-a", type=nonnegative_int, default=0, help="index of the first test image")
@@ -347,7 +357,7 @@ def add_traverse(subparsers):
         description="Encodes one test image and sweeps each chosen latent dimension over VALUES, the others "
                     "held at the posterior mean. PNG: one row per dimension (labelled with its KL), one column "
                     "per value. GIF: one frame per value, every dimension as a row.")
-    p.add_argument("name", help="preset name or directory")
+    add_preset_argument(p)
     p.add_argument("--out", required=True, type=suffix(".png", ".gif"),
                    help="FILE.png (grid) or FILE.gif (animation); folders are created")
     p.add_argument("--dims", type=dims,
@@ -393,7 +403,7 @@ def add_manifold(subparsers):
         "manifold", help="decode a grid over two latent dimensions (the 2-D latent manifold), as PNG",
         description="Decodes an N x N grid of codes: two latent dimensions at the 5%%..95%% quantiles of the "
                     "standard normal, the others at 0. Ticks give the values.")
-    p.add_argument("name", help="preset name or directory")
+    add_preset_argument(p)
     p.add_argument("--out", required=True, help="PNG file to write (folders are created)")
     p.add_argument("-n", type=at_least(2), default=15, help="grid size per axis")
     p.add_argument("--dims", type=dim_pair,
@@ -425,7 +435,7 @@ def add_latents(subparsers):
         "latents", help="scatter plot of test images' posterior means in 2-D, coloured by label",
         description="Encodes test images and plots their posterior means (their first two principal components "
                     "when the latent space has more than two dimensions), coloured by class.")
-    p.add_argument("name", help="preset name or directory")
+    add_preset_argument(p)
     p.add_argument("--out", required=True, help="PNG file to write (folders are created)")
     p.add_argument("-n", type=positive_int, default=2000, help="number of test images (the first N)")
     add_input(p)
