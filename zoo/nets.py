@@ -9,7 +9,9 @@ therefore be divisible by 2**len(widths) (28x28 with two blocks: 28 -> 14 -> 7;
 
 A conditional network takes a one-hot label as a second input: the encoder sees it
 as constant extra image channels and again beside the flattened features; the
-decoder sees it concatenated to z.
+decoder sees it concatenated to z and, with `label_every_stage`, again as constant
+planes before every transposed convolution, so that the label reaches each
+resolution directly instead of only through the dense layers.
 """
 
 from __future__ import annotations
@@ -67,12 +69,14 @@ def build_decoder(
     output_channels: int,
     condition_dim: int = 0,
     activation: str = "swish",
+    label_every_stage: bool = False,
     name: str = "decoder",
 ) -> keras.Model:
     """Returns a functional model z [B,D] (+ y [B,K]) -> raw parameters [B,H,W,output_channels].
 
     `widths` is given in encoder order and used reversed, so the same tuple
-    describes both halves.
+    describes both halves. `label_every_stage` (conditional decoders only) concatenates
+    the label as constant planes to the input of every transposed convolution.
     """
     image_shape = tuple(image_shape)
     _check_divisible(image_shape, widths)
@@ -88,8 +92,19 @@ def build_decoder(
     h = layers.Dense(hidden_dim, activation=activation, name="hidden")(h)
     h = layers.Dense(h0 * w0 * widths[0], activation=activation, name="project")(h)
     h = layers.Reshape((h0, w0, widths[0]))(h)
+
+    def with_label(h, size):
+        if not (condition_dim and label_every_stage):
+            return h
+        planes = layers.UpSampling2D(size)(layers.Reshape((1, 1, condition_dim))(y_in))
+        return layers.Concatenate(axis=-1)([h, planes])
+
+    size = (h0, w0)
     for i, width in enumerate(widths[1:]):
+        h = with_label(h, size)
         h = layers.Conv2DTranspose(width, 4, strides=2, padding="same", activation=activation, name=f"deconv{i}")(h)
+        size = (2 * size[0], 2 * size[1])
     # The last upsampling emits the likelihood's parameters directly.
+    h = with_label(h, size)
     out = layers.Conv2DTranspose(output_channels, 4, strides=2, padding="same", name="params", dtype="float32")(h)
     return keras.Model(inputs if condition_dim else z_in, out, name=name)

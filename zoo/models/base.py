@@ -127,7 +127,7 @@ class LatentVariableModel(keras.Model):
         self.decoder = nets.build_decoder(
             self.image_shape, self.widths, self.hidden_dim, self.latent_dim,
             self.likelihood.num_params(self.image_shape[-1]),
-            condition_dim=condition_dim, activation=activation,
+            condition_dim=condition_dim, activation=activation, **self.decoder_options(),
         )
         self.prior = get_prior(prior, self.prior_latent_dim)
         self.prior.build_for(self)
@@ -162,6 +162,10 @@ class LatentVariableModel(keras.Model):
     def prior_latent_dim(self) -> int:
         """Size of the variable the prior is over (the top layer of a hierarchy)."""
         return self.latent_dim
+
+    def decoder_options(self) -> dict:
+        """Extra keyword arguments of `nets.build_decoder` a variant chooses."""
+        return {}
 
     def build_extra(self):
         """Variants that own extra layers (discriminators, flows) create them here."""

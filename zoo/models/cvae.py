@@ -32,17 +32,23 @@ class CVAE(VAE):
         num_classes: number of classes (labels lie in [0, num_classes)).
         label_dropout: probability of training an example with the null label
             (all-zero one-hot); 0 disables it.
+        label_every_stage: the decoder sees the label before every transposed
+            convolution too, not only beside z (see `zoo.nets.build_decoder`).
         **kwargs: the other arguments of `LatentVariableModel`.
     """
 
     conditional = True
 
-    def __init__(self, num_classes=10, label_dropout=0.0, **kwargs):
+    def __init__(self, num_classes=10, label_dropout=0.0, label_every_stage=False, **kwargs):
         # === Config ===
         self.label_dropout = float(label_dropout)
+        self.label_every_stage = bool(label_every_stage)
         if not 0.0 <= self.label_dropout < 1.0:
             raise ValueError(f"label_dropout must lie in [0, 1), got {label_dropout}")
         super().__init__(num_classes=num_classes, **kwargs)
+
+    def decoder_options(self) -> dict:
+        return {"label_every_stage": self.label_every_stage}
 
     def null_labels(self, n: int) -> np.ndarray:
         """n null labels: all-zero one-hot rows, meaning "no class"."""
@@ -85,4 +91,5 @@ class CVAE(VAE):
         return self.decode_mean(z, labels).numpy()
 
     def get_config(self):
-        return {**super().get_config(), "label_dropout": self.label_dropout}
+        return {**super().get_config(), "label_dropout": self.label_dropout,
+                "label_every_stage": self.label_every_stage}

@@ -2,8 +2,8 @@
 functions, `add_<command>(subparsers)` building its parser and `run_<command>(args)`
 doing the work (and importing TensorFlow only then)."""
 
-from zoo.cli.commands import catalog, evaluation, export, pictures, training
+from zoo.cli.commands import catalog, compression, evaluation, export, pictures, training
 
 # Command name -> (add_parser function, run function), in the order `zoo --help` lists them.
 COMMANDS = {**catalog.COMMANDS, **training.COMMANDS, **evaluation.COMMANDS, **pictures.COMMANDS,
-            **export.COMMANDS}
+            **export.COMMANDS, **compression.COMMANDS}
