@@ -320,8 +320,12 @@ class Prior(keras.layers.Layer):
     """Base class of priors: a layer whose `distribution()` is p(z).
 
     `distribution(model)` receives the owning model, so priors defined through the
-    encoder (VampPrior) can use it.
+    encoder (VampPrior) can use it; a prior with `conditional = True` is p(z|y) and
+    also receives the one-hot labels, `distribution(model, condition)`.
     """
+
+    # p(z|y): the prior depends on the class label (only conditional models have one).
+    conditional = False
 
     def __init__(self, latent_dim: int, **kwargs):
         super().__init__(**kwargs)
@@ -349,7 +353,41 @@ class StandardNormalPrior(Prior):
         return tfd.MultivariateNormalDiag(loc=zeros, scale_diag=tf.ones_like(zeros))
 
 
-PRIORS = {"standard_normal": StandardNormalPrior}
+@keras.saving.register_keras_serializable(package="zoo")
+class ClassConditionalPrior(Prior):
+    """p(z|y) = N(mu_y, diag(sigma_y^2)): a learned diagonal Gaussian per class.
+
+    A conditional model with N(0, I) for every class must keep the class out of z,
+    or prior samples land where another class's posteriors live and the decoder
+    draws that class whatever y says. With p(z|y) learned, z may carry class-typical
+    shape and a sample for class y is drawn where class y's codes are (Sohn et al.
+    2015's prior network, here a table of means and scales). The all-zero null label
+    (label dropout) gives N(0, I).
+
+    Args:
+        latent_dim: size of z (set by the model).
+    """
+
+    conditional = True
+
+    def build_for(self, model):
+        if not getattr(model, "conditional", False):
+            raise ValueError("class_conditional prior: the model is not conditional (it has no labels)")
+        shape = (model.num_classes, self.latent_dim)
+        self.locs = self.add_weight(shape=shape, initializer="zeros", name="locs")
+        self.log_scales = self.add_weight(shape=shape, initializer="zeros", name="log_scales")
+        self.built = True
+
+    def distribution(self, model=None, condition=None):
+        if condition is None:
+            raise ValueError("the class_conditional prior is p(z|y): it needs the one-hot labels")
+        condition = tf.convert_to_tensor(condition, tf.float32)
+        return tfd.MultivariateNormalDiag(loc=tf.matmul(condition, self.locs),
+                                          scale_diag=tf.exp(tf.matmul(condition, self.log_scales)))
+
+
+PRIORS = {"standard_normal": StandardNormalPrior, "class_conditional": ClassConditionalPrior}
+ClassConditionalPrior.prior_name = "class_conditional"
 
 
 def register_prior(name: str):

@@ -8,6 +8,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_probability as tfp
+
+import zoo
 
 from zoo.evaluate.classifier import predict_labels
 from zoo.models import CVAE
@@ -38,6 +41,34 @@ def test_cvae_samples_show_the_requested_digit_after_longer_training(mnist_binar
     model = CVAE(**{**SMALL, "latent_dim": 2, "hidden_dim": 128})
     fit_steps(model, xtr, ytr, steps=768)
     assert _digit_accuracy(model, classifier) >= 0.9
+
+
+def test_class_conditional_prior_draws_each_class_where_its_codes_are(mnist_binary, classifier):
+    xtr, ytr, xte, yte = mnist_binary
+    keras.utils.set_random_seed(1)
+    # Eight latents can hold the class: p(z|y) learns where each class's codes are.
+    model = CVAE(**{**SMALL, "hidden_dim": 128}, prior="class_conditional", label_every_stage=True, label_dropout=0.1)
+    fit_steps(model, xtr, ytr, steps=256)
+    assert _digit_accuracy(model, classifier) >= 0.6  # chance: 0.1
+    locs = model.prior.locs.numpy()
+    assert np.linalg.norm(locs[:, None] - locs[None], axis=-1)[~np.eye(10, dtype=bool)].min() > 0.05  # learned apart
+    # Samples for class c are drawn from p(z|c): around that class's mean.
+    for c in (0, 7):
+        z = model.prior_sample(4000, seed=c, condition=model.label_condition(np.full(4000, c)))
+        np.testing.assert_allclose(np.mean(z, axis=0), locs[c], atol=0.1)
+    # The null label's prior is N(0, I), and the KL is against the labels' own prior.
+    null = model.prior_distribution(model.null_labels(2))
+    np.testing.assert_allclose(null.mean().numpy(), 0.0)
+    np.testing.assert_allclose(null.stddev().numpy(), 1.0)
+    condition = model.label_condition(yte[:3])
+    q = model.posterior_for(tf.constant(xte[:3]), condition)
+    expected = tfp.distributions.kl_divergence(q, model.prior_distribution(condition)).numpy()
+    np.testing.assert_allclose(model.elbo_terms(tf.constant(xte[:3]), condition)["kl"].numpy(), expected, rtol=1e-5)
+
+
+def test_class_conditional_prior_needs_a_conditional_model():
+    with pytest.raises(ValueError, match="not conditional"):
+        zoo.VAE(**SMALL, prior="class_conditional")
 
 
 def test_cvae_bad_labels_name_the_problem(mnist_binary):

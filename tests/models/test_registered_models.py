@@ -32,6 +32,11 @@ VARIANT_KWARGS = {
     "vamp_vae": dict(num_components=8, pseudo_input_init_stddev=0.5),
     "wae": dict(mmd_weight=5.0, kernel="rbf", kernel_scales=(0.5, 2.0), stochastic_encoder=True),
 }
+# Options that change a variant's graph, each through the harness once more.
+EXTRA_CASES = {
+    "cvae_class_prior": ("cvae", dict(num_classes=10, label_every_stage=True, prior="class_conditional",
+                                      label_dropout=0.1)),
+}
 
 @pytest.mark.parametrize("variant", sorted(zoo.registry.registered_models()))
 def test_registered_model_passes_the_harness(variant, mnist_binary, tmp_path):
@@ -40,6 +45,12 @@ def test_registered_model_passes_the_harness(variant, mnist_binary, tmp_path):
                     "(tests/models/test_registered_models.py): add its small constructor arguments")
     cls = zoo.registry.registered_models()[variant]
     run_model_test(cls, {**TINY, **VARIANT_KWARGS[variant]}, mnist_binary, tmp_path)
+
+
+@pytest.mark.parametrize("case", sorted(EXTRA_CASES))
+def test_graph_changing_options_pass_the_harness(case, mnist_binary, tmp_path):
+    variant, kwargs = EXTRA_CASES[case]
+    run_model_test(zoo.registry.registered_models()[variant], {**TINY, **kwargs}, mnist_binary, tmp_path)
 
 
 def test_every_variant_in_the_table_is_registered():

@@ -389,7 +389,7 @@ def _elbo_at(model, x, condition, loc, log_scale, noise):
     raw = model.decoder_params(tf.reshape(z, [-1, loc.shape[-1]]), flat_condition)
     log_px = tf.reshape(model.likelihood.distribution(raw).log_prob(tf.tile(x, [samples, 1, 1, 1])), [samples, -1])
     log_qz = tfp.distributions.MultivariateNormalDiag(loc, scale).log_prob(z)
-    return tf.reduce_mean(log_px + model.prior_distribution().log_prob(z) - log_qz, axis=0)
+    return tf.reduce_mean(log_px + model.prior_distribution(condition).log_prob(z) - log_qz, axis=0)
 
 
 def _regret_function(model, steps: int, learning_rate: float):

@@ -83,7 +83,7 @@ def supported(model) -> dict:
         info["unsupported"].setdefault("score", f"{type(model).__name__} defines no density over x: there is no "
                                                 "ELBO or IWAE bound to score with")
     try:
-        info["prior_sampling"] = prior_transform(model.prior_distribution())[0]
+        info["prior_sampling"] = prior_transform(model.prior_distribution(model.label_condition([0], 1)))[0]
     except ExportError as e:
         info["prior_sampling"] = None
         info["unsupported"].setdefault("sample", str(e))
@@ -136,7 +136,7 @@ def make_functions(model) -> dict:
         return {**model.likelihood.parameters(raw), "mean": model.likelihood.mean(raw)}
 
     def sample(eps, label=None):
-        _, to_z = prior_transform(model.prior_distribution())
+        _, to_z = prior_transform(model.prior_distribution(condition_of(label)))
         return {"images": model.likelihood.mean(model.decoder_params(to_z(eps), condition_of(label)))}
 
     def reconstruct(x, label=None):

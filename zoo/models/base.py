@@ -203,7 +203,11 @@ class LatentVariableModel(keras.Model):
         """The objects named by `training_only_state` (what a preset leaves out)."""
         return [getattr(self, name) for name in self.training_only_state if getattr(self, name, None) is not None]
 
-    def prior_distribution(self) -> tfd.Distribution:
+    def prior_distribution(self, condition=None) -> tfd.Distribution:
+        """p(z); for a prior over labels (`prior.conditional`), p(z|y) with batch shape
+        [B] for the one-hot labels `condition` [B, num_classes]."""
+        if self.prior.conditional:
+            return self.prior.distribution(self, condition)
         return self.prior.distribution(self)
 
     def draw_seed(self):
@@ -219,13 +223,14 @@ class LatentVariableModel(keras.Model):
         return seed
 
     def elbo_terms(self, x, condition=None, training=False, seed=None) -> dict:
-        """One-sample ELBO pieces per example: reconstruction = -log p(x|z), kl, z, posterior."""
+        """One-sample ELBO pieces per example: reconstruction = -log p(x|z), kl, z, posterior, prior."""
         posterior = self.posterior_for(x, condition, training)
         z = posterior.sample(seed=self.draw_seed() if seed is None else seed)
         likelihood = self.likelihood.distribution(self.decoder_params(z, condition, training))
         reconstruction = -likelihood.log_prob(x)
-        kl = kl_divergence(posterior, self.prior_distribution(), z)
-        return {"reconstruction": reconstruction, "kl": kl, "z": z, "posterior": posterior}
+        prior = self.prior_distribution(condition)
+        kl = kl_divergence(posterior, prior, z)
+        return {"reconstruction": reconstruction, "kl": kl, "z": z, "posterior": posterior, "prior": prior}
 
     def schedule_progress(self, steps: int):
         """The fraction min(1, schedule_step / steps) of a linear schedule, float32
@@ -238,7 +243,7 @@ class LatentVariableModel(keras.Model):
         """beta, ramped linearly over `kl_warmup_steps` training steps."""
         return self.beta * self.schedule_progress(self.kl_warmup_steps)
 
-    def free_bits_kl(self, posterior, z, kl):
+    def free_bits_kl(self, posterior, z, kl, prior=None):
         """KL for the loss with free bits: per dimension, max(free_bits, batch-mean KL_d).
 
         Needs per-dimension KL, which the diagonal Gaussian posterior/prior pair has in
@@ -246,7 +251,7 @@ class LatentVariableModel(keras.Model):
         """
         if self.free_bits <= 0:
             return kl
-        prior = self.prior_distribution()
+        prior = self.prior_distribution() if prior is None else prior
         if not (isinstance(posterior, tfd.MultivariateNormalDiag) and isinstance(prior, tfd.MultivariateNormalDiag)):
             return kl
         q = tfd.Normal(posterior.mean(), posterior.stddev())
@@ -302,12 +307,19 @@ class LatentVariableModel(keras.Model):
         """n images E[x|z] with z ~ p(z); `labels` (conditional models) picks the classes."""
         if int(n) < 1:
             raise ValueError(f"n must be a positive number of samples, got {n}")
-        z = self.prior_distribution().sample(int(n), seed=stateless_seed(seed))
         if self.conditional and labels is None:
             raise ValueError("this model is conditional: pass labels=[...] (one class or n classes)")
         if labels is not None:
             labels = np.broadcast_to(np.asarray(labels), (int(n),))
+        z = self.prior_sample(int(n), seed, self.label_condition(labels, int(n)))
         return self.decode_mean(z, labels).numpy()
+
+    def prior_sample(self, n: int, seed=None, condition=None):
+        """n draws z ~ p(z) (p(z|y) for the labels `condition` [n, K] under a prior over labels)."""
+        prior = self.prior_distribution(condition)
+        if self.prior.conditional:
+            return prior.sample(seed=stateless_seed(seed))  # batch [n] already
+        return prior.sample(int(n), seed=stateless_seed(seed))
 
     def reconstruct(self, x, y=None) -> np.ndarray:
         """E[x|z] at the posterior mean, as images in [0, 1]."""
@@ -341,7 +353,7 @@ class LatentVariableModel(keras.Model):
         raw = self.decoder_params(flat_z, flat_condition, training)
         flat_x = tf.tile(x, [k, 1, 1, 1])
         log_px = tf.reshape(self.likelihood.distribution(raw).log_prob(flat_x), [k, batch])
-        return {"log_px": log_px, "log_pz": self.prior_distribution().log_prob(z), "log_qz": log_qz}
+        return {"log_px": log_px, "log_pz": self.prior_distribution(condition).log_prob(z), "log_qz": log_qz}
 
     def log_importance_weights(self, x, condition=None, k: int = 1, seed=None, training=False, noise=None):
         """log p(x, z_i) - log q(z_i|x) for k posterior samples: a [k, B] tensor.

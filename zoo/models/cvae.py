@@ -18,7 +18,6 @@ those rows; `sample(n)` without labels then samples unconditionally, and
 import numpy as np
 import tensorflow as tf
 
-from zoo.models.base import stateless_seed
 from zoo.models.vae import VAE
 from zoo.registry import register_model
 from zoo.validation import InputError
@@ -87,7 +86,7 @@ class CVAE(VAE):
             labels = np.full((n,), labels, dtype=labels.dtype)
         if labels.shape[0] != n:
             raise InputError(f"labels: {labels.shape[0]} labels for n={n} samples (pass one label or {n})")
-        z = self.prior_distribution().sample(n, seed=stateless_seed(seed))
+        z = self.prior_sample(n, seed, self.label_condition(labels, n))
         return self.decode_mean(z, labels).numpy()
 
     def get_config(self):

@@ -20,7 +20,7 @@ class VAE(LatentVariableModel):
 
     def loss_terms(self, x, condition, training):
         t = self.elbo_terms(x, condition, training)
-        kl_in_loss = self.free_bits_kl(t["posterior"], t["z"], t["kl"])
+        kl_in_loss = self.free_bits_kl(t["posterior"], t["z"], t["kl"], t.get("prior"))
         return {
             "loss": t["reconstruction"] + self.kl_weight() * kl_in_loss,
             "elbo": -(t["reconstruction"] + t["kl"]),
