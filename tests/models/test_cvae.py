@@ -11,7 +11,6 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 import zoo
-
 from zoo.evaluate.classifier import predict_labels
 from zoo.models import CVAE
 from zoo.validation import InputError

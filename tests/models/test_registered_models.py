@@ -28,6 +28,9 @@ VARIANT_KWARGS = {
     "iaf_vae": dict(num_flows=2, context_dim=8, made_hidden_units=(16,)),
     "iwae": dict(num_samples=3),
     "ladder_vae": dict(upper_latent_dims=(3,), ladder_hidden_dim=16),
+    # Both stages learning: frozen, an untrained first stage gives codes the second fits
+    # at initialization already (tests/models/test_two_stage.py trains it on real codes).
+    "two_stage_vae": dict(second_latent_dim=4, second_hidden_dim=64, second_hidden_layers=1, train_first_stage=True),
     "vae": dict(kl_warmup_steps=4, free_bits=0.05, seed=3),
     "vamp_vae": dict(num_components=8, pseudo_input_init_stddev=0.5),
     "wae": dict(mmd_weight=5.0, kernel="rbf", kernel_scales=(0.5, 2.0), stochastic_encoder=True),

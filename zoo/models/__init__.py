@@ -15,10 +15,11 @@ from zoo.models.factor_vae import FactorVAE
 from zoo.models.iaf import IAFVAE
 from zoo.models.iwae import IWAE
 from zoo.models.ladder import LadderVAE
+from zoo.models.two_stage import TwoStageVAE
 from zoo.models.vae import VAE
 from zoo.models.vamp import VampVAE
 from zoo.models.wae import WAE
 from zoo.registry import get_model_class, registered_models
 
 __all__ = ["AE", "BetaTCVAE", "BetaVAE", "CVAE", "DIPVAE", "FactorVAE", "IAFVAE", "IWAE", "LadderVAE",
-           "LatentVariableModel", "VAE", "VampVAE", "WAE", "get_model_class", "registered_models"]
+           "LatentVariableModel", "TwoStageVAE", "VAE", "VampVAE", "WAE", "get_model_class", "registered_models"]

@@ -336,11 +336,12 @@ class LatentVariableModel(keras.Model):
     def importance_log_terms(self, x, condition=None, k: int = 1, seed=None, training=False, noise=None) -> dict:
         """[k, B] tensors log p(x|z_i), log p(z_i) and log q(z_i|x) for z_i ~ q(z|x).
 
-        Keys "log_px", "log_pz", "log_qz". log q comes with the sample (no inverse
-        needed, which matters for flow posteriors); hierarchical variants return the
-        sums over their layers. `noise` [k, B, latent_dim] ~ N(0, I), if given,
-        replaces the random draw (z = the posterior's reparameterization of it): an
-        exported graph must not contain random ops, so its caller passes the noise.
+        Keys "log_px", "log_pz", "log_qz", and "z" [k, B, latent_dim], the draws (not
+        returned by hierarchical variants, which return the sums over their layers).
+        log q comes with the sample (no inverse needed, which matters for flow
+        posteriors). `noise` [k, B, latent_dim] ~ N(0, I), if given, replaces the
+        random draw (z = the posterior's reparameterization of it): an exported graph
+        must not contain random ops, so its caller passes the noise.
         """
         posterior = self.posterior_for(x, condition, training)
         if noise is None:
@@ -353,7 +354,8 @@ class LatentVariableModel(keras.Model):
         raw = self.decoder_params(flat_z, flat_condition, training)
         flat_x = tf.tile(x, [k, 1, 1, 1])
         log_px = tf.reshape(self.likelihood.distribution(raw).log_prob(flat_x), [k, batch])
-        return {"log_px": log_px, "log_pz": self.prior_distribution(condition).log_prob(z), "log_qz": log_qz}
+        return {"log_px": log_px, "log_pz": self.prior_distribution(condition).log_prob(z), "log_qz": log_qz,
+                "z": z}
 
     def log_importance_weights(self, x, condition=None, k: int = 1, seed=None, training=False, noise=None):
         """log p(x, z_i) - log q(z_i|x) for k posterior samples: a [k, B] tensor.
