@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import struct
 import time
 import warnings
@@ -434,6 +435,8 @@ def _versions() -> dict:
             out[package] = metadata.version(package)
         except metadata.PackageNotFoundError:  # pragma: no cover
             out[package] = None
+    # oneDNN's kernels round differently from TensorFlow's own: part of the stack.
+    out["TF_ENABLE_ONEDNN_OPTS"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
     return out
 
 
