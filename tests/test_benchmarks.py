@@ -288,3 +288,20 @@ def test_gpu_benchmark_runs_on_a_cpu_and_says_which_device_ran(tmp_path):
         bench.main(["--k", "0", "--out", str(out)])
     assert exit_info.value.code == 2
     assert [p.name for p in tmp_path.iterdir()] == ["gpu.md"]
+
+
+def test_compression_benchmark_codes_and_tabulates(tmp_path):
+    # A few images of each suite: every zoo file decodes back exactly, every codec row is a
+    # positive rate, and the table carries the protocol and both reference rates.
+    bench = load_benchmark("compression")
+    out = tmp_path / "compression.md"
+    assert bench.main(["--images", "6", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert text.count("| exact |") == 3 and "FAILED" not in text
+    for codec in ("bz2 -9, packed bits", "lzma -9e, raw bytes", "PNG optimized, one file per image",
+                  "WebP lossless, one mosaic of all images"):
+        row = next(line for line in text.splitlines() if line.startswith(f"| {codec} |"))
+        assert float(row.split("|")[2]) > 0, row
+    assert "first 6 mnist test images" in text and "-ELBO bits/dim (this run)" in text
+    with pytest.raises(SystemExit):
+        bench.main(["--images", "0"])
