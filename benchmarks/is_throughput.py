@@ -32,7 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:  # run as `python benchmarks/is_throughput.py`: this checkout's packages
     sys.path.insert(0, ROOT)
 
-from benchmarks.machine import ONEDNN, cpuinfo_fields, load_average  # noqa: E402
+from benchmarks.machine import ONEDNN, cpuinfo_fields, load_average, onednn_state  # noqa: E402
 from zoo.io import write_text  # noqa: E402
 
 # (label, images per call, samples per call, XLA, bfloat16)
@@ -199,8 +199,8 @@ def main(argv=None, log=print):
         f"run (10,000 images x k=5,000 = {FULL_RUN:,} passes). Mean log p(x) is the IS estimate each "
         "configuration gives (same seeds; XLA and bfloat16 change the arithmetic, and XLA the random stream).",
         "",
-        f"Machine: {machine_description()}; oneDNN custom ops {'on' if onednn else 'off'} ({ONEDNN}="
-        f"{os.environ.get(ONEDNN, 'unset')}); load average {load_average():.2f} at the end.",
+        f"Machine: {machine_description()}; oneDNN custom ops {onednn_state()}; load average "
+        f"{load_average():.2f} at the end.",
         f"Command: `python benchmarks/is_throughput.py --preset {args.preset} --images {args.images} --k {args.k}"
         f"{' --onednn' if args.onednn else ''}`, "
         f"{datetime.date.today().isoformat()}.",

@@ -19,6 +19,23 @@ BUSY_LOAD = 0.5
 ONEDNN = "TF_ENABLE_ONEDNN_OPTS"
 
 
+def onednn_state() -> str:
+    """Whether the running TensorFlow uses oneDNN's custom ops, and why: unset, the
+    switch's default depends on the CPU (on with AVX-512, off on plain AVX2)."""
+    import sys
+
+    setting = os.environ.get(ONEDNN)
+    why = f"{ONEDNN}={setting}" if setting is not None else f"{ONEDNN} unset: TensorFlow's default for this CPU"
+    if "tensorflow" not in sys.modules:
+        return f"not started ({why})"
+    try:
+        from tensorflow.python.util import _pywrap_util_port  # TensorFlow's own runtime answer
+        on = bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return f"unknown ({why})"
+    return f"{'on' if on else 'off'} ({why})"
+
+
 def cpuinfo_fields(text: str | None = None) -> dict:
     """The first value of each field of /proc/cpuinfo (or of `text`); {} where there is none."""
     if text is None:

@@ -43,8 +43,8 @@ Also: the cost of the test-set likelihood evaluation
 (`zoo.evaluate.importance_sampled_log_likelihood` at k=5000 on the vae_mnist
 preset) on a few test images, extrapolated to the 10,000-image test set, and
 (unless --no-explore) a sweep for ``ours_jit`` and ``ours_nojit`` over TensorFlow
-thread settings, oneDNN's custom ops (TF_ENABLE_ONEDNN_OPTS=1; off by default in
-this TensorFlow) and mixed_bfloat16, each in a fresh process (they must be set
+thread settings, oneDNN's custom ops (TF_ENABLE_ONEDNN_OPTS=1; TensorFlow's
+default depends on the CPU: off on plain AVX2, on with AVX-512) and mixed_bfloat16, each in a fresh process (they must be set
 before TensorFlow starts). `--onednn` runs the whole comparison with oneDNN on.
 
 The 1-minute load average is recorded at the start; above 0.5 the table carries a
@@ -70,7 +70,15 @@ _SHARED = os.path.abspath(os.path.join(ROOT, "..", "shared", "datasets"))
 if not os.environ.get("ZOO_DATA_DIR") and os.path.isdir(_SHARED):
     os.environ["ZOO_DATA_DIR"] = _SHARED
 
-from benchmarks.machine import BUSY_LOAD, ONEDNN, cores, cpu_name, load_average, versions  # noqa: E402
+from benchmarks.machine import (  # noqa: E402
+    BUSY_LOAD,
+    ONEDNN,
+    cores,
+    cpu_name,
+    load_average,
+    onednn_state,
+    versions,
+)
 from benchmarks.throughput.contenders import ALL, make_contenders, pythae_available  # noqa: E402
 from benchmarks.throughput.harness import measure, measure_nll, run_explore  # noqa: E402
 from benchmarks.throughput.report import render  # noqa: E402
@@ -183,7 +191,7 @@ def main(argv=None, log=None):
         "tf_threads": "intra {} / inter {} (0 = default: one per core)".format(
             tf.config.threading.get_intra_op_parallelism_threads(),
             tf.config.threading.get_inter_op_parallelism_threads()) + (", mixed_bfloat16" if args.bf16 else "")
-        + f"; {ONEDNN}={os.environ.get(ONEDNN, 'unset (oneDNN custom ops off)')}",
+        + f"; oneDNN custom ops {onednn_state()}",
         "torch_threads": torch_threads,
         "argv": list(argv if argv is not None else sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d"),

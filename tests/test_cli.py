@@ -482,3 +482,14 @@ def test_chunks_option_takes_auto_or_images_x_samples():
     for bad in ("20", "0x10", "ax3"):
         with pytest.raises(argparse.ArgumentTypeError):
             chunk_shape(bad)
+
+
+def test_commands_turn_onednn_on_unless_the_user_chose():
+    script = ("import os, sys\nfrom zoo.cli import main\nmain(['list'])\n"
+              "import tensorflow as tf\nfrom tensorflow.python.util import _pywrap_util_port\n"
+              "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), _pywrap_util_port.IsMklEnabled())")
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    for given, expected in ((None, "1 True"), ("0", "0 False")):
+        out, _ = _python(["-c", script], env={**env, **({"TF_ENABLE_ONEDNN_OPTS": given} if given else {})})
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip().splitlines()[-1] == expected
