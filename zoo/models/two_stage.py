@@ -109,18 +109,25 @@ class TwoStageVAE(VAE):
 
     # ------------------------------------------------------------------ objective and density
 
+    def elbo_terms(self, x, condition=None, training=False, seed=None) -> dict:
+        """The VAE's terms with "kl" the two-stage one, log q(z|x) - log p(z) (one u
+        per z), "first_stage_kl" the KL against N(0, I) and "second_stage" its loss."""
+        z_seed, u_seed = tfp.random.split_seed(seed) if seed is not None else (None, None)
+        t = super().elbo_terms(x, condition, training, z_seed)
+        # The second stage learns the codes as they are: no gradient into the first stage.
+        second = self.second_stage_terms(tf.stop_gradient(t["z"]), u_seed, training)
+        return {**t, "first_stage_kl": t["kl"], "kl": t["posterior"].log_prob(t["z"]) - second["log_pz"],
+                "second_stage": second["loss"]}
+
     def loss_terms(self, x, condition, training):
         t = self.elbo_terms(x, condition, training)
-        second = self.second_stage_terms(tf.stop_gradient(t["z"]), training=training)
-        # log q(z|x) - log p(z) under the two stages: the KL the density's ELBO pays.
-        kl = t["posterior"].log_prob(t["z"]) - second["log_pz"]
-        first_stage_loss = t["reconstruction"] + self.kl_weight() * t["kl"] if self.train_first_stage else 0.0
+        first_stage = t["reconstruction"] + self.kl_weight() * t["first_stage_kl"] if self.train_first_stage else 0.0
         return {
-            "loss": first_stage_loss + second["loss"],
-            "elbo": -(t["reconstruction"] + kl),
+            "loss": first_stage + t["second_stage"],
+            "elbo": -(t["reconstruction"] + t["kl"]),
             "reconstruction": t["reconstruction"],
-            "kl": kl,
-            "second_stage": second["loss"],
+            "kl": t["kl"],
+            "second_stage": t["second_stage"],
         }
 
     def importance_log_terms(self, x, condition=None, k=1, seed=None, training=False, noise=None):
