@@ -40,8 +40,11 @@ _EXPORTS = {
     "BetaTCVAE": "zoo.models",
     "FactorVAE": "zoo.models",
     "DIPVAE": "zoo.models",
+    "TwoStageVAE": "zoo.models",
+    "compress": "zoo.compression",
+    "decompress": "zoo.compression",
 }
-_SUBMODULES = ("data", "distributions", "evaluate", "export", "io", "models", "nets", "plots", "presets",
+_SUBMODULES = ("compression", "data", "distributions", "evaluate", "export", "io", "models", "nets", "plots", "presets",
                "registry", "training")
 
 __all__ = ["__version__", *_EXPORTS, *_SUBMODULES]
