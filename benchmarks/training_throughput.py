@@ -44,8 +44,9 @@ Also: the cost of the test-set likelihood evaluation
 preset) on a few test images, extrapolated to the 10,000-image test set, and
 (unless --no-explore) a sweep for ``ours_jit`` and ``ours_nojit`` over TensorFlow
 thread settings, oneDNN's custom ops (TF_ENABLE_ONEDNN_OPTS=1; TensorFlow's
-default depends on the CPU: off on plain AVX2, on with AVX-512) and mixed_bfloat16, each in a fresh process (they must be set
-before TensorFlow starts). `--onednn` runs the whole comparison with oneDNN on.
+default depends on the CPU: off on plain AVX2, on with AVX-512) and mixed_bfloat16,
+each in a fresh process (they must be set before TensorFlow starts).
+`--onednn` runs the whole comparison with oneDNN on.
 
 The 1-minute load average is recorded at the start; above 0.5 the table carries a
 warning that the machine was busy and the numbers are not a clean measurement.
