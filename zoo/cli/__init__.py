@@ -12,9 +12,10 @@ Exit codes: 0 success, 1 a runtime failure (bad preset, missing data, ...),
 
 oneDNN: unless you set TF_ENABLE_ONEDNN_OPTS yourself, a command runs with
 TensorFlow's oneDNN kernels on (`ONEDNN_DEFAULT`). TensorFlow turns them on by itself
-only on some CPUs (AVX-512 ones); on an AVX2 EPYC they trained `vae_mnist` at 2,942
-images/s against 2,314 without (1.27x; benchmarks/training_throughput_onednn.md and
-training_throughput.md, both taken on a busy machine).
+only on some CPUs (AVX-512 ones). `vae_mnist` trained with them 1.27x faster on an
+AVX2 EPYC (2,942 against 2,314 images/s: benchmarks/training_throughput_avx2*.md) and
+1.17x on an AVX-512 one (2,794 against 2,384: benchmarks/training_throughput.md and
+training_throughput_onednn_off.md); all four tables were taken on a busy machine.
 Results differ from TensorFlow's own kernels in the last float bits; model cards
 record the setting. `TF_ENABLE_ONEDNN_OPTS=0 zoo ...` turns them off.
 """
