@@ -285,7 +285,7 @@ def test_every_command_and_argument_has_help(capsys):
     parser = build_parser()
     assert set(parser.commands) == {"list", "info", "data", "train", "train-judge", "eval", "anomaly", "sample",
                                     "demo", "export", "reconstruct", "interpolate", "traverse", "manifold",
-                                    "latents"}
+                                    "latents", "compress", "decompress"}
     for name, command in parser.commands.items():
         assert command.description, f"{name} has no description"
         for action in command._actions:
