@@ -238,7 +238,8 @@ def _export_reference(model, meta, inputs):
         else:
             from zoo.export.signatures import prior_transform
 
-            prior_z = prior_transform(model.prior_distribution())[1](tf.constant(eps)).numpy()
+            prior = model.prior_distribution(_condition(model, label))  # p(z|y) under a prior over labels
+            prior_z = prior_transform(prior)[1](tf.constant(eps)).numpy()
         ref["sample"] = {"images": model.decode_mean(prior_z, labels).numpy()}
     if "score" in meta["signatures"]:
         noise = tf.constant(np.transpose(eps_score, (1, 0, 2)))  # [K, N, D]
