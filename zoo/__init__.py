@@ -41,10 +41,11 @@ _EXPORTS = {
     "FactorVAE": "zoo.models",
     "DIPVAE": "zoo.models",
     "TwoStageVAE": "zoo.models",
+    "VQVAE": "zoo.models",
     "compress": "zoo.compression",
     "decompress": "zoo.compression",
 }
-_SUBMODULES = ("compression", "data", "distributions", "evaluate", "export", "io", "models", "nets", "plots", "presets",
+_SUBMODULES = ("compression", "data", "distributions", "evaluate", "export", "io", "models", "nets", "pixelcnn", "plots", "presets",
                "registry", "training")
 
 __all__ = ["__version__", *_EXPORTS, *_SUBMODULES]

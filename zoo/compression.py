@@ -323,6 +323,10 @@ def pixel_coder(model):
 
 def prior_coder(model, grid: LatentGrid, parameter_bits: int):
     """The prior's coder: N(0, I), or a diagonal Gaussian mixture (VampPrior)."""
+    if model.discrete_codes:
+        raise ValueError("compression: a VQ-VAE's posterior is a point mass on a code grid and its prior is "
+                         "autoregressive over the codes; bits-back coding here needs a Gaussian posterior and a "
+                         "Gaussian or Gaussian-mixture prior")
     prior = model.prior_distribution()
     if hasattr(prior, "components_distribution"):
         components = prior.components_distribution

@@ -108,3 +108,42 @@ def build_decoder(
     h = with_label(h, size)
     out = layers.Conv2DTranspose(output_channels, 4, strides=2, padding="same", name="params", dtype="float32")(h)
     return keras.Model(inputs if condition_dim else z_in, out, name=name)
+
+
+def grid_shape(image_shape, widths) -> tuple[int, int]:
+    """(h, w) of the feature grid after the encoder's stride-2 convolutions."""
+    _check_divisible(tuple(image_shape), widths)
+    return image_shape[0] // 2 ** len(widths), image_shape[1] // 2 ** len(widths)
+
+
+def build_grid_encoder(image_shape, widths, hidden_dim: int, code_dim: int, activation: str = "swish",
+                       name: str = "encoder") -> keras.Model:
+    """A fully convolutional encoder x [B,H,W,C] -> one code_dim vector per grid cell,
+    flattened: [B, h * w * code_dim] (the grid of `grid_shape`). After the stride-2
+    convolutions a 3x3 convolution of `hidden_dim` channels mixes neighbouring cells and a
+    1x1 convolution gives the vectors, so each one describes its own patch of the image."""
+    image_shape = tuple(image_shape)
+    _check_divisible(image_shape, widths)
+    x_in = keras.Input(image_shape, name="x")
+    h = x_in
+    for i, width in enumerate(widths):
+        h = layers.Conv2D(width, 4, strides=2, padding="same", activation=activation, name=f"conv{i}")(h)
+    h = layers.Conv2D(hidden_dim, 3, padding="same", activation=activation, name="hidden")(h)
+    h = layers.Conv2D(code_dim, 1, name="params", dtype="float32")(h)
+    return keras.Model(x_in, layers.Flatten()(h), name=name)
+
+
+def build_grid_decoder(image_shape, widths, hidden_dim: int, code_dim: int, output_channels: int,
+                       activation: str = "swish", name: str = "decoder") -> keras.Model:
+    """The mirror of `build_grid_encoder`: flattened grid vectors [B, h * w * code_dim] ->
+    raw likelihood parameters [B, H, W, output_channels]."""
+    image_shape = tuple(image_shape)
+    h0, w0 = grid_shape(image_shape, widths)
+    widths = tuple(reversed(widths))
+    z_in = keras.Input((h0 * w0 * code_dim,), name="z")
+    h = layers.Reshape((h0, w0, code_dim))(z_in)
+    h = layers.Conv2D(hidden_dim, 3, padding="same", activation=activation, name="hidden")(h)
+    for i, width in enumerate(widths[1:]):
+        h = layers.Conv2DTranspose(width, 4, strides=2, padding="same", activation=activation, name=f"deconv{i}")(h)
+    out = layers.Conv2DTranspose(output_channels, 4, strides=2, padding="same", name="params", dtype="float32")(h)
+    return keras.Model(z_in, out, name=name)

@@ -226,7 +226,8 @@ def _export_reference(model, meta, inputs):
     if meta["posterior"] == "transformed_gaussian":
         q = q.distribution  # the base Gaussian, as the metadata says
     ref = {
-        "encode": {"mean": q.mean().numpy(), "stddev": q.stddev().numpy()},
+        "encode": {"mean": q.mean().numpy(), "stddev": q.stddev().numpy(),
+                   **({"codes": model.codes_for(tf.constant(x)).numpy()} if model.discrete_codes else {})},
         "reconstruct": {"images": model.reconstruct(x, labels)},
     }
     raw = model.decoder_params(tf.constant(z), _condition(model, label))

@@ -33,6 +33,9 @@ VARIANT_KWARGS = {
     "two_stage_vae": dict(second_latent_dim=4, second_hidden_dim=64, second_hidden_layers=1, train_first_stage=True),
     "vae": dict(kl_warmup_steps=4, free_bits=0.05, seed=3),
     "vamp_vae": dict(num_components=8, pseudo_input_init_stddev=0.5),
+    # latent_dim: the 7 x 7 code grid of TINY's widths, 4 dimensions a code.
+    "vq_vae": dict(latent_dim=49 * 4, num_codes=16, commitment_cost=0.5, usage_decay=0.9, restart_below=0.05,
+                   prior={"name": "code_pixelcnn", "channels": 8, "num_layers": 2, "kernel_size": 3}),
     "wae": dict(mmd_weight=5.0, kernel="rbf", kernel_scales=(0.5, 2.0), stochastic_encoder=True),
 }
 # Options that change a variant's graph, each through the harness once more.

@@ -266,15 +266,22 @@ def export_tflite(
 def parity(expected: dict, got: dict, x, signature: str) -> dict:
     """A converted file's errors against the SavedModel's outputs on the same inputs.
 
-    Per output the max and mean absolute error; for ``decode``, also the mean
+    Per output the max and mean absolute error (for integer outputs, the share that
+    agrees); for ``decode``, also the mean
     reconstruction NLL of the images `x` at their posterior means from both, and
     its relative change (the number that says whether a quantized decoder still
     models the data).
     """
+    # Integer outputs (a VQ-VAE's code indices) are labels, not quantities: a code off
+    # by one is as wrong as one off by a hundred, so they get the share that agrees.
+    labels = [k for k in expected if np.issubdtype(np.asarray(expected[k]).dtype, np.integer)]
+    values = [k for k in expected if k not in labels]
     entry = {
-        "max_abs_error": {k: float(np.max(np.abs(got[k] - expected[k]))) for k in expected},
-        "mean_abs_error": {k: float(np.mean(np.abs(got[k] - expected[k]))) for k in expected},
+        "max_abs_error": {k: float(np.max(np.abs(got[k] - expected[k]))) for k in values},
+        "mean_abs_error": {k: float(np.mean(np.abs(got[k] - expected[k]))) for k in values},
     }
+    if labels:
+        entry["agreement"] = {k: float(np.mean(got[k] == expected[k])) for k in labels}
     float_nll = _reconstruction_nll(expected, x) if signature == "decode" else None
     if float_nll is not None:
         nll = _reconstruction_nll(got, x)

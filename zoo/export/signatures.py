@@ -129,6 +129,8 @@ def make_functions(model) -> dict:
     def encode(x, label=None):
         x = images(x)
         _, mean, stddev, _ = posterior_kind(model.posterior_for(x, condition_of(label)))
+        if model.discrete_codes:  # a VQ-VAE: the code indices too, what a receiver needs to decode
+            return {"mean": mean, "stddev": stddev, "codes": model.codes_for(x)}
         return {"mean": mean, "stddev": stddev}
 
     def decode(z, label=None):

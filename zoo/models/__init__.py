@@ -18,8 +18,9 @@ from zoo.models.ladder import LadderVAE
 from zoo.models.two_stage import TwoStageVAE
 from zoo.models.vae import VAE
 from zoo.models.vamp import VampVAE
+from zoo.models.vq_vae import VQVAE
 from zoo.models.wae import WAE
 from zoo.registry import get_model_class, registered_models
 
 __all__ = ["AE", "BetaTCVAE", "BetaVAE", "CVAE", "DIPVAE", "FactorVAE", "IAFVAE", "IWAE", "LadderVAE",
-           "LatentVariableModel", "TwoStageVAE", "VAE", "VampVAE", "WAE", "get_model_class", "registered_models"]
+           "LatentVariableModel", "TwoStageVAE", "VAE", "VampVAE", "VQVAE", "WAE", "get_model_class", "registered_models"]

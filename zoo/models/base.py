@@ -65,6 +65,9 @@ class LatentVariableModel(keras.Model):
     # Defines a density over x (an ELBO and importance weights). Deterministic
     # autoencoders do not; they offer `reconstruction_error` for scoring instead.
     has_density = True
+    # The posterior is a point mass on a grid of codebook vectors (a VQ-VAE):
+    # `codes_for(x)` gives their indices, and export's `encode` returns them too.
+    discrete_codes = False
     # Export signatures (zoo.export.SIGNATURES) the variant's graph cannot express,
     # with the reason; export lists them in the metadata instead of exporting them.
     unsupported_signatures = {}
@@ -119,16 +122,7 @@ class LatentVariableModel(keras.Model):
 
         # === Layers ===
         self.likelihood = get_likelihood(likelihood)
-        condition_dim = self.num_classes if self.conditional else 0
-        self.encoder = nets.build_encoder(
-            self.image_shape, self.widths, self.hidden_dim, self.encoder_output_dim,
-            condition_dim=condition_dim, activation=activation,
-        )
-        self.decoder = nets.build_decoder(
-            self.image_shape, self.widths, self.hidden_dim, self.latent_dim,
-            self.likelihood.num_params(self.image_shape[-1]),
-            condition_dim=condition_dim, activation=activation, **self.decoder_options(),
-        )
+        self.encoder, self.decoder = self.build_networks()
         self.prior = get_prior(prior, self.prior_latent_dim)
         self.prior.build_for(self)
         # A prior is complete once `build_for` ran (most have no variables). Left
@@ -162,6 +156,22 @@ class LatentVariableModel(keras.Model):
     def prior_latent_dim(self) -> int:
         """Size of the variable the prior is over (the top layer of a hierarchy)."""
         return self.latent_dim
+
+    def build_networks(self):
+        """(encoder, decoder): `zoo.nets`' convolutional pair by default, the encoder
+        giving `encoder_output_dim` raw posterior parameters, the decoder the
+        likelihood's parameters from z (both also see the label when conditional)."""
+        condition_dim = self.num_classes if self.conditional else 0
+        encoder = nets.build_encoder(
+            self.image_shape, self.widths, self.hidden_dim, self.encoder_output_dim,
+            condition_dim=condition_dim, activation=self.activation,
+        )
+        decoder = nets.build_decoder(
+            self.image_shape, self.widths, self.hidden_dim, self.latent_dim,
+            self.likelihood.num_params(self.image_shape[-1]),
+            condition_dim=condition_dim, activation=self.activation, **self.decoder_options(),
+        )
+        return encoder, decoder
 
     def decoder_options(self) -> dict:
         """Extra keyword arguments of `nets.build_decoder` a variant chooses."""
@@ -407,7 +417,12 @@ class LatentVariableModel(keras.Model):
         variables = self.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         self.schedule_step.assign_add(1)
+        self.after_train_step(terms)
         return self.update_metrics(terms)
+
+    def after_train_step(self, terms):
+        """State a variant updates outside the gradient step (a VQ-VAE's codebook
+        restarts), from the step's loss terms; nothing by default."""
 
     def test_step(self, data):
         x, condition = self.unpack_batch(data)

@@ -48,6 +48,7 @@ def run_export(args) -> int:
         worst = max(entry["max_abs_error"].values())
         extra = (f"  reconstruction NLL change {100 * entry['reconstruction_nll_relative_change']:.3f}%"
                  if "reconstruction_nll_relative_change" in entry else "")
+        extra += "".join(f"  {name} agree {100 * share:.1f}%" for name, share in entry.get("agreement", {}).items())
         print(f"  {filename:28s} {entry['bytes'] / 1024:8.1f} KiB  max |error| {worst:.2e}{extra}")
     print(f"TFLite models written to {os.path.abspath(out)} (report: {export.REPORT_FILE})")
     return 0
