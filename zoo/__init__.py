@@ -45,8 +45,8 @@ _EXPORTS = {
     "compress": "zoo.compression",
     "decompress": "zoo.compression",
 }
-_SUBMODULES = ("compression", "data", "distributions", "evaluate", "export", "io", "models", "nets", "pixelcnn", "plots", "presets",
-               "registry", "training")
+_SUBMODULES = ("compression", "data", "distributions", "evaluate", "export", "io", "models", "nets", "pixelcnn",
+               "plots", "presets", "registry", "training")
 
 __all__ = ["__version__", *_EXPORTS, *_SUBMODULES]
 

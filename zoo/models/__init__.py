@@ -23,4 +23,5 @@ from zoo.models.wae import WAE
 from zoo.registry import get_model_class, registered_models
 
 __all__ = ["AE", "BetaTCVAE", "BetaVAE", "CVAE", "DIPVAE", "FactorVAE", "IAFVAE", "IWAE", "LadderVAE",
-           "LatentVariableModel", "TwoStageVAE", "VAE", "VampVAE", "VQVAE", "WAE", "get_model_class", "registered_models"]
+           "LatentVariableModel", "TwoStageVAE", "VAE", "VampVAE", "VQVAE", "WAE", "get_model_class",
+           "registered_models"]
