@@ -18,6 +18,8 @@ Sections (each a function of the model and its card; the `SECTIONS` table maps n
   inverted and flipped images; see `shifts`): AUROC, AUPRC and the detection rate
   at a threshold fitted for 5% FPR; the typicality test on batches.
 - disentanglement: β-VAE, FactorVAE, MIG, DCI, SAP on dSprites' ground truth.
+- codebook (VQ-VAEs): codes in use on the test images, their perplexity and the
+  share of the most used one; the speed of drawing code grids from the prior.
 """
 
 from __future__ import annotations
@@ -70,7 +72,9 @@ def _labelled(y):
 
 def applicable_sections(model, card) -> list[str]:
     dataset = card["dataset"]
-    out = ["likelihood", "latents"]
+    # A VQ-VAE's codes are not Gaussian latents: active units and KL per dimension do not
+    # apply; its "codebook" section says how the codes are used instead.
+    out = ["likelihood"] if model.discrete_codes else ["likelihood", "latents"]
     # Every registered dataset has a judge (saved_models/judges/<dataset>) for sample
     # quality; a folder of one's own images has none.
     if dataset != data.FOLDER_DATASET:
@@ -81,6 +85,8 @@ def applicable_sections(model, card) -> list[str]:
         out.append("anomaly")
     if dataset == "dsprites":
         out.append("disentanglement")
+    if model.discrete_codes:
+        out.append("codebook")
     return out
 
 
@@ -116,6 +122,9 @@ def likelihood_section(model, card, k=5000, num_examples=None, seed=0, progress=
             f"{split} split ({metrics['num_examples']} images), {card['preprocessing']} with seed {seed}; log p(x) "
             f"by importance sampling with the posterior as proposal, k={k} (an upper bound on the NLL), "
             f"{metrics['images_per_call']} images x {metrics['samples_per_call']} samples per call")
+        if model.discrete_codes:
+            metrics["protocol"] += ("; the posterior is a point mass on the code grid, so the bound is the ELBO "
+                                    "log p(x|codes) + log p(codes) for every k")
     metrics["quick_check"] = quick_check(model, card, seed=seed)
     return metrics
 
@@ -330,6 +339,25 @@ def evaluate_preset(name: str, k: int = 5000, num_examples: int | None = None, s
     return metrics
 
 
+def codebook_section(model, card, seed=0, num_examples=None, sampling_draws=64) -> dict:
+    """A VQ-VAE's code usage on the evaluation images, and the prior's sampling speed."""
+    from zoo.models.vq_vae import codebook_usage
+
+    x, _ = evaluation_images(card, seed=seed, take=num_examples)
+    out = codebook_usage(model, x)
+    model.sample_codes(2, seed=seed)  # traces nothing, but warms the kernels up
+    start = time.time()
+    model.sample_codes(sampling_draws, seed=seed)
+    seconds = time.time() - start
+    grid = model.grid[0] * model.grid[1]
+    out["prior_sampling"] = {"code_grids": int(sampling_draws), "seconds": round(seconds, 3),
+                             "grids_per_second": round(sampling_draws / seconds, 1), "network_passes": int(grid)}
+    out["protocol"] = (f"codes of the {_split(card)} split's {len(x)} images ({card['preprocessing']}, seed {seed}): "
+                       "codes used at least once, exp(entropy) of their shares, the largest share; sampling: "
+                       f"{sampling_draws} code grids in one batch, {grid} PixelCNN passes (one per grid position)")
+    return out
+
+
 # Section name -> the function that measures it, in the order `zoo eval` runs them.
 SECTIONS = {
     "likelihood": likelihood_section,
@@ -338,6 +366,7 @@ SECTIONS = {
     "conditional": conditional_section,
     "anomaly": anomaly_section,
     "disentanglement": disentanglement_section,
+    "codebook": codebook_section,
 }
 
 

@@ -46,6 +46,18 @@ def code_perplexity(codes, num_codes: int):
     return tf.exp(-tf.reduce_sum(share * tf.math.log(share + 1e-10)))
 
 
+def nearest_code(vectors, codebook):
+    """Indices [N] (int32) of the rows of `codebook` [K, D] nearest to `vectors` [N, D].
+
+    Squared distances expanded as |v|^2 - 2 v.e + |e|^2: one [N, K] matmul instead of an
+    [N, K, D] difference tensor (3136 x 256 x 16 floats a batch of 64 MNIST grids).
+    """
+    distances = (tf.reduce_sum(tf.square(vectors), axis=-1, keepdims=True)
+                 - 2.0 * tf.matmul(vectors, codebook, transpose_b=True)
+                 + tf.reduce_sum(tf.square(codebook), axis=-1)[None, :])
+    return tf.argmin(distances, axis=-1, output_type=tf.int32)
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class VectorQuantizer(keras.layers.Layer):
     """A codebook of `num_codes` vectors of `code_dim`, its nearest-code lookup and the
@@ -74,11 +86,8 @@ class VectorQuantizer(keras.layers.Layer):
         self.built = True
 
     def nearest(self, vectors):
-        """Indices [N] (int32) of the codes nearest to `vectors` [N, D] (squared Euclidean)."""
-        distances = (tf.reduce_sum(tf.square(vectors), axis=-1, keepdims=True)
-                     - 2.0 * tf.matmul(vectors, self.codebook, transpose_b=True)
-                     + tf.reduce_sum(tf.square(self.codebook), axis=-1)[None, :])
-        return tf.argmin(distances, axis=-1, output_type=tf.int32)
+        """Indices [N] (int32) of the codes nearest to `vectors` [N, D]."""
+        return nearest_code(vectors, self.codebook)
 
     def lookup(self, codes):
         """The code vectors [..., D] of indices [...]."""
@@ -151,11 +160,7 @@ class CodeGridDistribution(tfd.Distribution):
         """Indices [..., h, w] of the codes nearest to z [..., h * w * D]."""
         h, w = self._grid
         d = int(self._codebook.shape[1])
-        vectors = tf.reshape(z, [-1, d])
-        distances = (tf.reduce_sum(tf.square(vectors), axis=-1, keepdims=True)
-                     - 2.0 * tf.matmul(vectors, self._codebook, transpose_b=True)
-                     + tf.reduce_sum(tf.square(self._codebook), axis=-1)[None, :])
-        codes = tf.argmin(distances, axis=-1, output_type=tf.int32)
+        codes = nearest_code(tf.reshape(z, [-1, d]), self._codebook)
         return tf.reshape(codes, tf.concat([tf.shape(z)[:-1], [h, w]], axis=0))
 
     def log_prob_codes(self, codes):
@@ -308,8 +313,21 @@ class VQVAE(LatentVariableModel):
         return self.likelihood.distribution(self.decoder_params(z))
 
     def sample_codes(self, n: int, seed=None):
-        """n code grids [n, h, w] from the PixelCNN prior."""
-        return self.prior_distribution().sample_codes(int(n), seed=stateless_seed(seed)).numpy()
+        """n code grids [n, h, w] (numpy int32) from the PixelCNN prior."""
+        return self.draw_codes(int(n), seed).numpy()
+
+    def draw_codes(self, n: int, seed=None):
+        """n code grids [n, h, w] from the prior as a tensor: the h * w passes run as one
+        compiled graph (eagerly they cost ~10x more)."""
+        seed = self.draw_seed() if seed is None else stateless_seed(seed)
+        if getattr(self, "_code_sampler", None) is None:
+            self._code_sampler = tf.function(
+                lambda n, seed: self.prior_distribution().sample_codes(n, seed=seed), reduce_retracing=True)
+        return self._code_sampler(tf.constant(n, tf.int32), seed)
+
+    def prior_sample(self, n: int, seed=None, condition=None):
+        """n draws z ~ p(z): code grids from the prior, as their flattened code vectors."""
+        return tf.reshape(self.quantizer.lookup(self.draw_codes(int(n), seed)), [int(n), self.latent_dim])
 
     # ------------------------------------------------------------------ objective
 

@@ -18,11 +18,13 @@ from zoo.cli.arguments import (
 
 # The sections of zoo.evaluate.report.SECTIONS, in its order; a copy of the names, since
 # importing the report imports TensorFlow (a test checks that the two agree).
-SECTION_NAMES = ("likelihood", "latents", "sample_quality", "conditional", "anomaly", "disentanglement")
+SECTION_NAMES = ("likelihood", "latents", "sample_quality", "conditional", "anomaly", "disentanglement",
+                 "codebook")
 # The names of zoo.evaluate.anomaly.SCORES, copied for the same reason (a test checks them).
 SCORE_NAMES = ("elbo", "iwae", "reconstruction", "complexity", "likelihood_ratio", "regret")
 # Section -> its size parameter, which --num-examples sets (likelihood takes num_examples directly).
-SECTION_SIZES = {"latents": "num_examples", "sample_quality": "num_samples", "anomaly": "num_images"}
+SECTION_SIZES = {"latents": "num_examples", "sample_quality": "num_samples", "anomaly": "num_images",
+                 "codebook": "num_examples"}
 
 
 def _log(message: str) -> None:
