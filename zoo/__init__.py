@@ -42,6 +42,7 @@ _EXPORTS = {
     "DIPVAE": "zoo.models",
     "TwoStageVAE": "zoo.models",
     "VQVAE": "zoo.models",
+    "PixelVAE": "zoo.models",
     "compress": "zoo.compression",
     "decompress": "zoo.compression",
 }

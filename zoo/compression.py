@@ -309,6 +309,9 @@ class DiscretizedLogisticPixels:
 def pixel_coder(model):
     """(pixels kind, coder) for the model's likelihood, or a clear error."""
     name = model.likelihood.name
+    if name.startswith("autoregressive"):
+        raise ValueError("compression: an autoregressive decoder's pixels depend on each other; the coder here "
+                         "codes pixels that are independent given z")
     if name == "bernoulli":
         return "binary", BernoulliPixels(model.likelihood)
     if name == "discretized_logistic_mixture":

@@ -80,14 +80,14 @@ class GatedLayer(keras.layers.Layer):
         v_pre = self.vertical(tf.pad(vertical, [[0, 0], [half, 0], [half, half], [0, 0]]))
         h_in = shift_right(horizontal) if self.first else horizontal
         h_pre = self.horizontal(tf.pad(h_in, [[0, 0], [0, 0], [half, 0], [0, 0]]))
-        # Through the vertical stack the horizontal one sees only the rows above.
-        h_pre = h_pre + self.vertical_to_horizontal(shift_down(v_pre))
         if (condition is not None) != self.conditioned:
             raise ValueError(f"{self.name}: " + ("a conditioned layer needs the conditioning map" if self.conditioned
                                                  else "got a conditioning map, but conditioned=False"))
         if self.conditioned:
             v_pre = v_pre + self.condition_vertical(condition)
             h_pre = h_pre + self.condition_horizontal(condition)
+        # Through the vertical stack the horizontal one sees only the rows above.
+        h_pre = h_pre + self.vertical_to_horizontal(shift_down(v_pre))
         h_out = self.horizontal_out(gate(h_pre))
         return gate(v_pre), (h_out if self.first else horizontal + h_out)
 

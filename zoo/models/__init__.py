@@ -15,6 +15,7 @@ from zoo.models.factor_vae import FactorVAE
 from zoo.models.iaf import IAFVAE
 from zoo.models.iwae import IWAE
 from zoo.models.ladder import LadderVAE
+from zoo.models.pixel_vae import PixelVAE
 from zoo.models.two_stage import TwoStageVAE
 from zoo.models.vae import VAE
 from zoo.models.vamp import VampVAE
@@ -23,5 +24,5 @@ from zoo.models.wae import WAE
 from zoo.registry import get_model_class, registered_models
 
 __all__ = ["AE", "BetaTCVAE", "BetaVAE", "CVAE", "DIPVAE", "FactorVAE", "IAFVAE", "IWAE", "LadderVAE",
-           "LatentVariableModel", "TwoStageVAE", "VAE", "VampVAE", "VQVAE", "WAE", "get_model_class",
+           "LatentVariableModel", "PixelVAE", "TwoStageVAE", "VAE", "VampVAE", "VQVAE", "WAE", "get_model_class",
            "registered_models"]
