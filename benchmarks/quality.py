@@ -69,7 +69,7 @@ def anomaly_rows(name, section):
 
 
 def rows(cards):
-    likelihood, latent, samples, anomaly, disentangle = [], [], [], [], []
+    likelihood, latent, samples, anomaly, disentangle, codebooks = [], [], [], [], [], []
     for name, card in cards:
         m = card.get("metrics", {})
         if "nll_nats" in m:
@@ -90,6 +90,10 @@ def rows(cards):
             samples.append([name, _fmt(sq["frechet_distance"]), _fmt(sq["frechet_distance_train_vs_test"]),
                             _fmt(sq["precision"], 3), _fmt(sq["recall"], 3),
                             _fmt(_get(m, "conditional", "class_fidelity"), 4)])
+        book = m.get("codebook")
+        if book:
+            codebooks.append([name, book["codes"], book["used"], _fmt(book["perplexity"], 1),
+                              _fmt(book["top_share"], 3), _fmt(book["prior_sampling"]["grids_per_second"], 1)])
         anomaly += anomaly_rows(name, m.get("anomaly"))
         dis = m.get("disentanglement")
         if dis:
@@ -97,7 +101,7 @@ def rows(cards):
                 ("beta_vae_score", "eval_accuracy"), ("factor_vae_score", "eval_accuracy"), ("mig", "discrete_mig"),
                 ("dci", "disentanglement"), ("dci", "completeness"), ("dci", "informativeness_test"),
                 ("sap", "sap_score"))])
-    return likelihood, latent, samples, anomaly, disentangle
+    return likelihood, latent, samples, anomaly, disentangle, codebooks
 
 
 def _table(header, body):
@@ -107,7 +111,7 @@ def _table(header, body):
 
 
 def render(cards) -> str:
-    likelihood, latent, samples, anomaly, disentangle = rows(cards)
+    likelihood, latent, samples, anomaly, disentangle, codebooks = rows(cards)
     out = [
         "# Quality of the shipped presets",
         "",
@@ -141,6 +145,12 @@ def render(cards) -> str:
                 "(`saved_models/judges/`), 10k prior samples vs test images; the real train-vs-test FD is the floor.",
                 "Class fidelity: share of a conditional model's samples the judge assigns to the requested class.",
                 "", _table(["preset", "FD", "FD train vs test", "precision", "recall", "class fidelity"], samples), ""]
+    if codebooks:
+        out += ["## Codebooks (VQ-VAEs)", "",
+                "Codes used by the test images, the perplexity exp(H) of their shares (the number of equally used",
+                "codes it is worth), the largest share, and the prior's speed: code grids drawn per second, one",
+                "PixelCNN pass per grid position. The posterior is a point mass, so their NLL above is the ELBO.", "",
+                _table(["preset", "codes", "used", "perplexity", "top share", "grids/s"], codebooks), ""]
     if anomaly:
         out += ["## Anomaly detection", "",
                 "AUROC of each score (`zoo.evaluate.anomaly.SCORES`): test images of the training dataset (normal)",
@@ -168,7 +178,12 @@ def readme_table(cards) -> str:
     for name, card in cards:
         m = card.get("metrics", {})
         likelihood = (card.get("likelihood") or {}).get("name")
-        if "nll_nats" in m and likelihood not in (None, "bernoulli"):
+        point_mass = "codebook" in m  # a VQ-VAE: the IS bound is the ELBO, say so rather than "k=1"
+        if point_mass and "nll_nats" in m:
+            value = (f"{m['bits_per_dim']:.3f} bits/dim" if likelihood not in (None, "bernoulli")
+                     else f"NLL ≤ {m['nll_nats']:.2f} nats")
+            head = f"{value} (the ELBO: point-mass posterior, {m['num_examples']} images)"
+        elif "nll_nats" in m and likelihood not in (None, "bernoulli"):
             # A density over 8-bit grey levels: bits/dim are the comparable number.
             head = f"{m['bits_per_dim']:.3f} bits/dim (k={m['nll_k']}, {m['num_examples']} images)"
         elif "nll_nats" in m:
@@ -182,6 +197,8 @@ def readme_table(cards) -> str:
             extra.append(f"class fidelity {m['conditional']['class_fidelity']:.1%}")
         if _get(m, "sample_quality", "frechet_distance") is not None:
             extra.append(f"FD {m['sample_quality']['frechet_distance']:.1f}")
+        if point_mass:
+            extra.append(f"codebook perplexity {m['codebook']['perplexity']:.0f} of {m['codebook']['codes']}")
         if _get(m, "disentanglement", "mig", "discrete_mig") is not None:
             extra.append(f"MIG {m['disentanglement']['mig']['discrete_mig']:.3f}")
         if card["dataset"] == "dsprites" and _get(m, "latents", "active_units") is not None:
