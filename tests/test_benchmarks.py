@@ -209,6 +209,15 @@ def test_quality_table_shows_what_a_card_measured():
     row = quality.readme_table([("vae_x", card)]).splitlines()[-1]
     assert "NLL 71.95 nats (k=100, 1000 images)" in row and "MIG 0.250" in row and "8/10 active units" in row
     assert "not evaluated yet" in quality.readme_table([("y", {"dataset": "mnist", "metrics": {}})])
+    # A VQ-VAE's bound is its ELBO whatever k: the table says so, with its codebook's perplexity.
+    vq = {"dataset": "mnist", "variant": "vq_vae", "likelihood": {"name": "bernoulli"}, "parameters": 1e6, "epochs": 15,
+          "metrics": {"nll_nats": 150.5, "nll_k": 1, "num_examples": 10000, "bits_per_dim": 0.28,
+                      "codebook": {"codes": 128, "used": 120, "perplexity": 97.4, "top_share": 0.05,
+                                   "prior_sampling": {"grids_per_second": 80.0}}}}
+    row = quality.readme_table([("vq_x", vq)]).splitlines()[-1]
+    assert "NLL ≤ 150.50 nats (the ELBO: point-mass posterior, 10000 images)" in row, row
+    assert "codebook perplexity 97 of 128" in row
+    assert "| vq_x | 128 | 120 | 97.4 | 0.050 | 80.0 |" in quality.render([("vq_x", vq)])
 
 
 def test_is_throughput_counts_the_decoder_and_writes_its_table(tmp_path):
