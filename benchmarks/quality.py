@@ -82,9 +82,11 @@ def rows(cards):
         likelihood.append([name, card["dataset"], card.get("preprocessing", "–"), nll,
                            _fmt(m.get("negative_elbo_nats")), _fmt(m.get("bits_per_dim"), 4), proto])
         lat = m.get("latents", {})
-        latent.append([name, f"{_fmt(lat.get('active_units'))}/{card.get('latent_dim', '–')}",
-                       _fmt(lat.get("kl_total")), _fmt(lat.get("linear_probe_accuracy"), 4),
-                       _fmt(lat.get("kmeans_purity"), 3), _fmt(lat.get("kmeans_nmi"), 3)])
+        # A VQ-VAE's codes are not Gaussian latents: its codebook table says how they are used.
+        if lat or "codebook" not in m:
+            latent.append([name, f"{_fmt(lat.get('active_units'))}/{card.get('latent_dim', '–')}",
+                           _fmt(lat.get("kl_total")), _fmt(lat.get("linear_probe_accuracy"), 4),
+                           _fmt(lat.get("kmeans_purity"), 3), _fmt(lat.get("kmeans_nmi"), 3)])
         sq = m.get("sample_quality")
         if sq:
             samples.append([name, _fmt(sq["frechet_distance"]), _fmt(sq["frechet_distance_train_vs_test"]),
