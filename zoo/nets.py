@@ -79,8 +79,7 @@ def build_decoder(
     the label as constant planes to the input of every transposed convolution.
     """
     image_shape = tuple(image_shape)
-    _check_divisible(image_shape, widths)
-    h0, w0 = image_shape[0] // 2 ** len(widths), image_shape[1] // 2 ** len(widths)
+    h0, w0 = grid_shape(image_shape, widths)
     widths = tuple(reversed(widths))
     z_in = keras.Input((latent_dim,), name="z")
     inputs = [z_in]

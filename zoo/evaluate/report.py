@@ -345,7 +345,7 @@ def codebook_section(model, card, seed=0, num_examples=None, sampling_draws=64) 
 
     x, _ = evaluation_images(card, seed=seed, take=num_examples)
     out = codebook_usage(model, x)
-    model.sample_codes(2, seed=seed)  # traces nothing, but warms the kernels up
+    model.sample_codes(2, seed=seed)  # the first call traces the compiled sampler: time the next one
     start = time.time()
     model.sample_codes(sampling_draws, seed=seed)
     seconds = time.time() - start

@@ -128,9 +128,10 @@ def make_functions(model) -> dict:
 
     def encode(x, label=None):
         x = images(x)
-        _, mean, stddev, _ = posterior_kind(model.posterior_for(x, condition_of(label)))
         if model.discrete_codes:  # a VQ-VAE: the code indices too, what a receiver needs to decode
-            return {"mean": mean, "stddev": stddev, "codes": model.codes_for(x)}
+            codes, mean = model.encode_codes(x)
+            return {"mean": mean, "stddev": tf.zeros_like(mean), "codes": codes}
+        _, mean, stddev, _ = posterior_kind(model.posterior_for(x, condition_of(label)))
         return {"mean": mean, "stddev": stddev}
 
     def decode(z, label=None):

@@ -66,7 +66,7 @@ class LatentVariableModel(keras.Model):
     # autoencoders do not; they offer `reconstruction_error` for scoring instead.
     has_density = True
     # The posterior is a point mass on a grid of codebook vectors (a VQ-VAE):
-    # `codes_for(x)` gives their indices, and export's `encode` returns them too.
+    # `encode_codes(x)` gives their indices and vectors, and export's `encode` returns both.
     discrete_codes = False
     # Export signatures (zoo.export.SIGNATURES) the variant's graph cannot express,
     # with the reason; export lists them in the metadata instead of exporting them.
@@ -167,11 +167,15 @@ class LatentVariableModel(keras.Model):
             condition_dim=condition_dim, activation=self.activation,
         )
         decoder = nets.build_decoder(
-            self.image_shape, self.widths, self.hidden_dim, self.latent_dim,
-            self.likelihood.num_params(self.image_shape[-1]),
+            self.image_shape, self.widths, self.hidden_dim, self.latent_dim, self.decoder_output_channels,
             condition_dim=condition_dim, activation=self.activation, **self.decoder_options(),
         )
         return encoder, decoder
+
+    @property
+    def decoder_output_channels(self) -> int:
+        """Channels of the decoder's output: the likelihood's raw parameters per pixel."""
+        return self.likelihood.num_params(self.image_shape[-1])
 
     def decoder_options(self) -> dict:
         """Extra keyword arguments of `nets.build_decoder` a variant chooses."""

@@ -16,7 +16,6 @@ The objective is the VAE's ELBO unchanged.
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from zoo import nets
 from zoo.distributions import Likelihood
 from zoo.models.vae import VAE
 from zoo.pixelcnn import GatedPixelCNN
@@ -168,19 +167,19 @@ class PixelVAE(VAE):
             raise ValueError("PixelVAE is not conditional: num_classes must be 0")
         super().__init__(**kwargs)
 
-    def build_networks(self):
+    @property
+    def decoder_output_channels(self) -> int:
+        # The conv decoder makes the conditioning map; the PixelCNN makes the parameters.
+        return self.condition_channels
+
+    def build_extra(self):
         # === Layers ===
-        encoder = nets.build_encoder(self.image_shape, self.widths, self.hidden_dim, self.encoder_output_dim,
-                                     activation=self.activation)
-        decoder = nets.build_decoder(self.image_shape, self.widths, self.hidden_dim, self.latent_dim,
-                                     self.condition_channels, activation=self.activation)
         channels = self.image_shape[-1]
         self.pixelcnn = GatedPixelCNN(self.likelihood.num_params(channels), self.pixelcnn_channels,
                                       self.pixelcnn_layers, self.pixelcnn_kernel_size, conditioned=True,
                                       name="pixelcnn")
         self.pixelcnn(tf.zeros([1, *self.image_shape]), tf.zeros([1, *self.image_shape[:2], self.condition_channels]))
         self.likelihood = AutoregressiveLikelihood(self.likelihood, self.pixelcnn, channels)
-        return encoder, decoder
 
     def get_config(self):
         return {**super().get_config(), "condition_channels": self.condition_channels,

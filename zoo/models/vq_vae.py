@@ -303,9 +303,14 @@ class VQVAE(LatentVariableModel):
         _, z_q = self.nearest_codes(params)
         return point_mass(params + tf.stop_gradient(z_q - params))
 
+    def encode_codes(self, x):
+        """(code grid [B, h, w] int32, its code vectors [B, latent_dim]) of images x, from
+        one encoder pass (traceable, unchecked)."""
+        return self.nearest_codes(self.encoder(x))
+
     def codes_for(self, x):
         """The code grid [B, h, w] (int32) of images x (traceable, unchecked)."""
-        return self.nearest_codes(self.encoder(x))[0]
+        return self.encode_codes(x)[0]
 
     def decode_codes(self, codes):
         """p(x|z) for code grids [B, h, w] of indices."""
