@@ -68,6 +68,20 @@ def anomaly_rows(name, section):
              f"{_fmt(_get(scores, default, shift, 'detection_rate'), 3)} ({default})"] for shift in section["shifts"]]
 
 
+CAVEAT_MARK = "†"
+
+
+def dataset_cell(card) -> str:
+    """The dataset's name, marked when its likelihood was measured on a lossy copy."""
+    return card["dataset"] + (CAVEAT_MARK if _get(card.get("metrics", {}), "data_caveat") else "")
+
+
+def caveats(cards) -> list[str]:
+    """The footnotes of the marked rows: each distinct caveat once."""
+    notes = {m["data_caveat"] for _, card in cards if (m := card.get("metrics", {})).get("data_caveat")}
+    return [f"{CAVEAT_MARK} {note}." for note in sorted(notes)]
+
+
 def rows(cards):
     likelihood, latent, samples, anomaly, disentangle, codebooks = [], [], [], [], [], []
     for name, card in cards:
@@ -79,7 +93,7 @@ def rows(cards):
             nll, proto = f"(recon. {m['reconstruction_error_nats']:.2f})", f"{m['num_examples']} imgs, no density"
         else:
             nll, proto = "–", "–"
-        likelihood.append([name, card["dataset"], card.get("preprocessing", "–"), nll,
+        likelihood.append([name, dataset_cell(card), card.get("preprocessing", "–"), nll,
                            _fmt(m.get("negative_elbo_nats")), _fmt(m.get("bits_per_dim"), 4), proto])
         lat = m.get("latents", {})
         # A VQ-VAE's codes are not Gaussian latents: its codebook table says how they are used.
@@ -129,6 +143,7 @@ def render(cards) -> str:
         "",
         _table(["preset", "dataset", "preprocessing", "NLL (nats)", "−ELBO", "bits/dim", "protocol"], likelihood),
         "",
+        *[line for note in caveats(cards) for line in (note, "")],
         "Literature anchors (dynamically binarized MNIST, full 10,000-image test set):",
         "",
         _table(["model", "NLL (nats)"], [[name, f"{v:.2f}"] for name, v in LITERATURE]),
@@ -206,11 +221,11 @@ def readme_table(cards) -> str:
         if card["dataset"] == "dsprites" and _get(m, "latents", "active_units") is not None:
             extra.append(f"{m['latents']['active_units']}/{m['latents']['latent_dim']} active units")
         size = card.get("weights_bytes")
-        body.append([f"`{name}`", card["dataset"], card.get("variant", "–"), head, ", ".join(extra) or "–",
+        body.append([f"`{name}`", dataset_cell(card), card.get("variant", "–"), head, ", ".join(extra) or "–",
                      f"{card.get('parameters', 0) / 1e6:.2f} M", f"{size / 2**20:.1f} MB" if size else "–",
                      str(card.get("epochs", "–"))])
-    return _table(["preset", "data", "variant", "likelihood", "samples / latents", "params", "weights", "epochs"],
-                  body)
+    table = _table(["preset", "data", "variant", "likelihood", "samples / latents", "params", "weights", "epochs"], body)
+    return "\n\n".join([table, *caveats(cards)])
 
 
 def update_readme(cards, path=os.path.join(ROOT, "README.md")) -> bool:

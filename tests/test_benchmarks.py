@@ -218,6 +218,15 @@ def test_quality_table_shows_what_a_card_measured():
     assert "NLL ≤ 150.50 nats (the ELBO: point-mass posterior, 10000 images)" in row, row
     assert "codebook perplexity 97 of 128" in row
     assert "| vq_x | 128 | 120 | 97.4 | 0.050 | 80.0 |" in quality.render([("vq_x", vq)])
+    # A likelihood measured on a lossy copy (CIFAR-10's JPEGs) is marked, its caveat under the table.
+    jpeg = {"dataset": "cifar10", "variant": "vae", "likelihood": {"name": "discretized_logistic_mixture"},
+            "metrics": {"nll_nats": 9000.0, "nll_k": 100, "num_examples": 1000, "bits_per_dim": 4.4,
+                        "data_caveat": "read from JPEG files: not comparable"}}
+    table = quality.readme_table([("vae_c", jpeg), ("vae_x", card)])
+    assert "| `vae_c` | cifar10† |" in table and "| `vae_x` | dsprites |" in table
+    assert table.endswith("\n\n† read from JPEG files: not comparable.")
+    assert "| vae_c | cifar10† |" in quality.render([("vae_c", jpeg)])
+    assert "†" not in quality.readme_table([("vae_x", card)])
 
 
 def test_is_throughput_counts_the_decoder_and_writes_its_table(tmp_path):

@@ -69,3 +69,16 @@ def test_the_registered_dataset_loads_floats_for_the_discrete_likelihood():
     assert 0.0 <= x.min() and x.max() <= 1.0
     np.testing.assert_array_equal(np.round(x * 255) / 255, x)  # on the 8-bit grid
     assert len(np.unique(y)) >= 5 and zoo.data.get_spec("cifar10").split_sizes == {"train": 50000, "test": 10000}
+
+
+@needs_cifar
+def test_a_jpeg_copy_carries_its_caveat_and_a_png_copy_none(small_copy, monkeypatch):
+    # The shared folder is JPEG (lossy): every number measured on it must say so.
+    monkeypatch.setenv("ZOO_DATA_DIR", str(small_copy.parent))
+    caveat = zoo.data.source_caveat("cifar10", "test")
+    assert "not comparable with published CIFAR-10 figures" in caveat
+    assert [s.get("caveat") for s in zoo.data.describe_sources() if s["dataset"] == "cifar10"] == [caveat]
+    for path in small_copy.rglob("*.jpg"):  # a lossless copy of the same layout
+        path.rename(path.with_suffix(".png"))
+    assert zoo.data.source_caveat("cifar10", "test") == ""
+    assert zoo.data.source_caveat("mnist", "test") == ""

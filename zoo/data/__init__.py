@@ -18,6 +18,7 @@ from zoo.data.sources import (
     get_spec,
     load_arrays,
     register_dataset,
+    source_caveat,
 )
 
 # Name -> the module defining it, for the names whose modules import TensorFlow.
@@ -52,6 +53,7 @@ __all__ = [
     "PREPROCESSING",
     "bits_per_dim",
     "describe_sources",
+    "source_caveat",
     "dsprites_factors",
     "dataset_for",
     "get_spec",

@@ -52,6 +52,17 @@ class Cifar10Folder:
         return directory
 
     @staticmethod
+    def caveat(folder: str) -> str:
+        """What a number measured on this folder must say: JPEG files are a lossy copy
+        of CIFAR-10 (empty for a lossless PNG copy)."""
+        for split in SPLIT_SIZES:
+            with os.scandir(os.path.join(folder, split, CLASSES[0])) as entries:
+                if any(e.name.lower().endswith((".jpg", ".jpeg")) for e in entries):
+                    return ("CIFAR-10 read from JPEG files (a lossy re-encoding): bits/dim are not comparable "
+                            "with published CIFAR-10 figures")
+        return ""
+
+    @staticmethod
     def files(folder: str, split: str) -> tuple[list[str], np.ndarray, str]:
         """(image paths, labels int64, cache key) of a split, in the seeded order of its
         files sorted by class, then file name."""

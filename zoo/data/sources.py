@@ -78,6 +78,8 @@ class DatasetSpec:
         folder_reader: for datasets stored as a folder layout, an object with
             `find(directory)` (the dataset's folder there, or None) and
             `read(folder, split)` -> (images, labels); searched like the IDX files.
+            It may have `caveat(folder)`: what numbers measured on that copy must
+            say (a lossy re-encoding), or "" (see `source_caveat`).
         install_hint: how a user gets the data.
     """
 
@@ -231,10 +233,12 @@ def _validate(spec: DatasetSpec, split: str, images, labels, origin: str):
 
 @dataclasses.dataclass(frozen=True)
 class _Source:
-    """A local copy of one split: where it is, and `read() -> (images, labels)`."""
+    """A local copy of one split: where it is, `read() -> (images, labels)`, and what
+    numbers measured on it must say ("" for an exact copy)."""
 
     where: str
     read: Callable
+    caveat: str = ""
 
 
 def _read_idx_pair(pair):
@@ -287,7 +291,8 @@ def _locate(spec: DatasetSpec, split: str, roots) -> tuple[_Source | None, list[
             tried.append(directory)
             folder = spec.folder_reader.find(directory) if spec.folder_reader else None
             if folder is not None:
-                return _Source(folder, functools.partial(spec.folder_reader.read, folder, split)), tried
+                caveat = getattr(spec.folder_reader, "caveat", lambda _: "")(folder)
+                return _Source(folder, functools.partial(spec.folder_reader.read, folder, split), caveat), tried
             pair = _find_idx_pair(directory, spec.idx_files[split]) if spec.idx_files else None
             if pair is not None:
                 return _Source(directory, functools.partial(_read_idx_pair, pair)), tried
@@ -424,6 +429,17 @@ def load_arrays(name: str, split: str = "train", data_dir=None) -> tuple[np.ndar
     return _load_arrays_cached(name, split, _search_roots(data_dir))
 
 
+def source_caveat(name: str, split: str = "test", data_dir=None) -> str:
+    """What a number measured on the split `load_arrays` reads must say about its source
+    (CIFAR-10 from JPEG files: a lossy copy), or "" for an exact source (IDX files, TFDS,
+    generated data). Finds the source without reading it."""
+    spec = get_spec(name)
+    if spec.generator is not None:
+        return ""
+    source, _ = _locate(spec, split, _search_roots(data_dir))
+    return source.caveat if source is not None else ""
+
+
 def describe_sources(data_dir=None) -> list[dict]:
     """Where each registered dataset would be loaded from, found without reading or
     downloading anything.
@@ -436,12 +452,14 @@ def describe_sources(data_dir=None) -> list[dict]:
         name), `found` (True when every split has a local source, or the dataset is
         generated), `where` (the source found: a path, or a description for a
         generated dataset; None when not found), `looked` (every place tried, in
-        order) and `how_to_add` (how to get the data). A TFDS download is never
+        order), `how_to_add` (how to get the data) and, for a lossy copy, `caveat`
+        (see `source_caveat`). A TFDS download is never
         tried here, so `looked` holds local places only.
     """
     roots = _search_roots(data_dir)
     report = []
     for name, spec in sorted(DATASETS.items()):
+        caveat = ""
         if spec.generator is not None:
             found, where, looked = True, _describe_generated(spec), []
             if spec.generator_cache is not None:
@@ -453,11 +471,13 @@ def describe_sources(data_dir=None) -> list[dict]:
                 looked += [place for place in tried if place not in looked]
                 if source is None:
                     found = False
-                elif source.where not in places:
-                    places.append(source.where)
+                else:
+                    caveat = caveat or source.caveat
+                    if source.where not in places:
+                        places.append(source.where)
             where = "; ".join(places) if found else None
         report.append({"dataset": name, "found": found, "where": where, "looked": looked,
-                       "how_to_add": spec.install_hint})
+                       "how_to_add": spec.install_hint, **({"caveat": caveat} if caveat else {})})
     return report
 
 

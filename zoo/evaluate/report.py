@@ -125,6 +125,10 @@ def likelihood_section(model, card, k=5000, num_examples=None, seed=0, progress=
         if model.discrete_codes:
             metrics["protocol"] += ("; the posterior is a point mass on the code grid, so the bound is the ELBO "
                                     "log p(x|codes) + log p(codes) for every k")
+        caveat = data.source_caveat(card["dataset"], split) if card["dataset"] in data.DATASETS else ""
+        if caveat:  # a lossy copy of a public dataset: its numbers must not pass for the published kind
+            metrics["data_caveat"] = caveat
+            metrics["protocol"] += f"; {caveat}"
     metrics["quick_check"] = quick_check(model, card, seed=seed)
     return metrics
 

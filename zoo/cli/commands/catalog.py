@@ -91,6 +91,8 @@ def run_data(args) -> int:
     for source in sources:
         if source["found"]:
             print(f"{source['dataset']:14s} found: {source['where']}")
+            if "caveat" in source:
+                print(f"{'':16s}({source['caveat']})")
             continue
         print(f"{source['dataset']:14s} not found. Looked in:")
         for place in source["looked"]:
