@@ -51,6 +51,26 @@ def test_rgb_probabilities_over_all_colours_sum_to_one():
         np.testing.assert_allclose(total, 1.0, atol=1e-4)
 
 
+def test_rgb_samples_and_mean_follow_the_channel_dependence():
+    # One pixel whose G and B lean on R and G with distinct coefficients (a, b, c), inside
+    # [0, 1] so that the end levels hold little mass: the exact mean over all 256^3
+    # colours, the draws' mean and `mean()` agree channel by channel.
+    rng = np.random.default_rng(4)
+    k = 3
+    logits = rng.normal(size=(1, 1, k)).astype("float32")
+    locs = rng.uniform(0.35, 0.55, size=(1, 1, 3, k)).astype("float32")
+    log_scales = np.full((1, 1, 3, k), np.log(0.03), "float32")
+    coeffs = np.stack([np.full(k, 0.3), np.full(k, -0.25), np.full(k, 0.2)])[None, None].astype("float32")
+    coeffs = coeffs + rng.uniform(-0.05, 0.05, size=coeffs.shape).astype("float32")
+    dist = DiscretizedLogisticMixture(logits, locs, log_scales, coeffs)
+    grid = np.stack(np.meshgrid(LEVEL_VALUES, LEVEL_VALUES, LEVEL_VALUES, indexing="ij"), -1).reshape(-1, 1, 1, 3)
+    exact = sum(np.sum(tf.exp(dist.log_prob(chunk)).numpy()[:, None] * chunk.reshape(-1, 3), axis=0)
+                for chunk in np.array_split(grid, 16))
+    draws = dist.sample(100000, seed=tf.constant([3, 4])).numpy().reshape(-1, 3)
+    np.testing.assert_allclose(draws.mean(axis=0), exact, atol=0.003)
+    np.testing.assert_allclose(dist.mean().numpy().ravel(), exact, atol=0.003)
+
+
 def test_tail_bins_keep_their_mass_in_float32():
     # A sharp component far from a level: the mass is tiny but exact, not log(0).
     dist = DiscretizedLogisticMixture(np.zeros((1, 1, 1), "float32"), np.full((1, 1, 1, 1), 0.1, "float32"),

@@ -222,28 +222,33 @@ class DiscretizedLogisticMixture(tfd.Distribution):
         noise = tf.math.log(u) - tf.math.log1p(-u)  # standard logistic draws [n, ..., H, W, C]
         scale = tf.reduce_sum(one_hot * tf.exp(self._log_scales), axis=-1)
         loc = tf.reduce_sum(one_hot * self._locs, axis=-1)
+        # Channel by channel: G sees the drawn R (coefficient a), B the drawn R and G (b, c).
+        coeffs = None if self._coeffs is None else tf.reduce_sum(one_hot * self._coeffs, axis=-1)  # [n, ..., 3]
         channels = []
-        for ch in range(self._locs.shape[-2]):  # channel by channel: G and B see the drawn R (and G)
+        for ch in range(self._locs.shape[-2]):
             mu = loc[..., ch]
-            if self._coeffs is not None and ch > 0:
-                coeff = tf.reduce_sum(one_hot[..., 0, :] * self._coeffs[..., ch - 1 + (ch == 2), :], axis=-1)
-                mu += coeff * channels[0]
-                if ch == 2:
-                    mu += tf.reduce_sum(one_hot[..., 0, :] * self._coeffs[..., 2, :], axis=-1) * channels[1]
+            if ch == 1:
+                mu += coeffs[..., 0] * channels[0]
+            elif ch == 2:
+                mu += coeffs[..., 1] * channels[0] + coeffs[..., 2] * channels[1]
             draw = mu + scale[..., ch] * noise[..., ch]
             channels.append(tf.round(tf.clip_by_value(draw, 0.0, 1.0) * LEVELS) / LEVELS)
         return tf.stack(channels, axis=-1)
 
     def _mean(self):
-        # The components' locations, clipped to [0, 1] and mixed: the exact mean
-        # differs only by the tail mass that the end levels absorb, and for RGB the
-        # dependence is applied at the earlier channels' mean (a first-order value).
+        # Per component, each channel's location clipped to [0, 1] and mixed: the exact
+        # mean differs only by the tail mass that the end levels absorb. For RGB a
+        # component's G and B locations move with that same component's R (and G) mean,
+        # since one component draws all three channels of a pixel.
         weights = tf.nn.softmax(self._logits, axis=-1)[..., None, :]  # [..., H, W, 1, K]
-        mean = tf.reduce_sum(weights * tf.clip_by_value(self._locs, 0.0, 1.0), axis=-1)
         if self._coeffs is None:
-            return mean
-        return tf.clip_by_value(tf.reduce_sum(weights * tf.clip_by_value(self._channel_locs(mean), 0.0, 1.0),
-                                              axis=-1), 0.0, 1.0)
+            return tf.reduce_sum(weights * tf.clip_by_value(self._locs, 0.0, 1.0), axis=-1)
+        a, b, c = tf.unstack(self._coeffs, axis=-2)  # each [..., H, W, K]
+        mu_r, mu_g, mu_b = tf.unstack(self._locs, axis=-2)
+        m_r = tf.clip_by_value(mu_r, 0.0, 1.0)
+        m_g = tf.clip_by_value(mu_g + a * m_r, 0.0, 1.0)
+        m_b = tf.clip_by_value(mu_b + b * m_r + c * m_g, 0.0, 1.0)
+        return tf.reduce_sum(weights * tf.stack([m_r, m_g, m_b], axis=-2), axis=-1)
 
 
 class DiscretizedLogisticMixtureLikelihood(Likelihood):
