@@ -224,7 +224,8 @@ def readme_table(cards) -> str:
         body.append([f"`{name}`", dataset_cell(card), card.get("variant", "–"), head, ", ".join(extra) or "–",
                      f"{card.get('parameters', 0) / 1e6:.2f} M", f"{size / 2**20:.1f} MB" if size else "–",
                      str(card.get("epochs", "–"))])
-    table = _table(["preset", "data", "variant", "likelihood", "samples / latents", "params", "weights", "epochs"], body)
+    table = _table(["preset", "data", "variant", "likelihood", "samples / latents", "params", "weights", "epochs"],
+                   body)
     return "\n\n".join([table, *caveats(cards)])
 
 
