@@ -73,7 +73,7 @@ CAVEAT_MARK = "†"
 
 def dataset_cell(card) -> str:
     """The dataset's name, marked when its likelihood was measured on a lossy copy."""
-    return card["dataset"] + (CAVEAT_MARK if _get(card.get("metrics", {}), "data_caveat") else "")
+    return card["dataset"] + (CAVEAT_MARK if card.get("metrics", {}).get("data_caveat") else "")
 
 
 def caveats(cards) -> list[str]:
