@@ -58,12 +58,25 @@ class _Contract(HTMLParser):
             self.text[self._open] += data
 
 
+BROWSER_ATTEMPTS = 3  # a loaded CI machine once dumped a page before its scripts had settled (stop 29)
+
+
 def _open_page(url: str) -> _Contract:
-    """The page's DOM once its scripts have settled (virtual time lets async work finish)."""
-    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=60000",
-                           "--dump-dom", url], capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return _Contract(done.stdout)
+    """The page's DOM once its scripts have settled (virtual time lets async work finish).
+
+    A page settles with ``data-zoo-ready`` or ``data-zoo-error`` on ``<body>``. A dump with
+    neither (the runtime's wasm still compiling when Chromium gave up waiting) is retried;
+    a page that settles with an error is returned at once, and one that never settles fails.
+    """
+    for _ in range(BROWSER_ATTEMPTS):
+        done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=60000",
+                               "--dump-dom", url], capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stderr[-2000:]
+        page = _Contract(done.stdout)
+        if {"data-zoo-ready", "data-zoo-error"} & set(page.body):
+            return page
+    raise AssertionError(f"the page at {url} did not settle in {BROWSER_ATTEMPTS} loads: <body> attributes "
+                         f"{page.body}, #zoo-message {page.text.get('zoo-message')!r}, stderr {done.stderr[-1500:]!r}")
 
 
 def _decoded(page: _Contract) -> np.ndarray:
