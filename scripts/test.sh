@@ -28,4 +28,4 @@ fi
 cd "$ZOO_ROOT" || exit 1
 # The linter first (pyflakes, pycodestyle, import order; settings in pyproject.toml): seconds.
 python -m ruff check . || exit 1
-exec python -m pytest -ra "$@"
+exec python -m pytest -ra --durations=15 "$@"
