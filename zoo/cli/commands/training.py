@@ -175,7 +175,8 @@ def add_train_judge(subparsers):
                     "training images only. It is written to ~/.zoo/judges/<dataset> (or --out), never over the "
                     "shipped judge in saved_models/judges/ unless --force is given.")
     p.add_argument("dataset", help="dataset name, e.g. mnist, fashion_mnist, dsprites (see `zoo data`)")
-    p.add_argument("--epochs", type=positive_int, default=8, help="training epochs")
+    p.add_argument("--epochs", type=positive_int,
+                   help="training epochs (default: the dataset's judge schedule, 8 for grey images, 15 for colour)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the initialization and shuffling")
     p.add_argument("--take", type=positive_int, help="train on the first N training images only")
     p.add_argument("--out", help="judge directory to write (default: ~/.zoo/judges/<dataset>, or $ZOO_HOME/judges)")
