@@ -108,7 +108,8 @@ def test_a_single_split_dataset_holds_out_a_fixed_disjoint_draw():
 def test_every_dataset_has_a_shipped_judge_whose_card_accuracy_reproduces():
     from zoo.evaluate.classifier import predict_labels
 
-    for dataset in ("mnist", "fashion_mnist", "dsprites"):
+    cifar10 = os.path.join(os.environ.get("ZOO_DATA_DIR", "").split(os.pathsep)[0], "cifar10-jpeg")
+    for dataset in ("mnist", "fashion_mnist", "dsprites") + (("cifar10",) if os.path.isdir(cifar10) else ()):
         judge = judges.load_judge(dataset)
         (x, y), _ = judges.real_images(dataset, take=2000)
         accuracy = float(np.mean(predict_labels(judge, x) == y))
