@@ -113,7 +113,7 @@ def test_card_fields_of_shipped_presets():
     total = sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(presets.presets_dir())
                 for f in files)
     # A bound on the repository's growth: ~15 presets of a few MB, the colour ones (~7.5 MB
-    # each) and the judges (the CIFAR-10 judge is 5.7 MB).
+    # each) and the judges (the CIFAR-10 judge is 3.4 MB).
     assert total < 150 * 2**20, f"saved_models/ holds {total / 2**20:.1f} MB (limit 150 MB)"
 
 
