@@ -33,6 +33,10 @@ def load_benchmark(name: str):
 SMALL = dict(latent_dim=8, widths=(16, 32), hidden_dim=64)
 # The same for 64x64 dSprites images.
 SPRITES = dict(image_shape=(64, 64, 1), latent_dim=6, widths=(8, 8, 16, 16), hidden_dim=32)
+# The shared CIFAR-10 JPEG folder (../shared/datasets, found through $ZOO_DATA_DIR): the
+# CIFAR-10 tests are skipped where it is absent.
+CIFAR10_FOLDER = os.path.join(os.environ.get("ZOO_DATA_DIR", "").split(os.pathsep)[0], "cifar10-jpeg")
+needs_cifar10 = pytest.mark.skipif(not os.path.isdir(CIFAR10_FOLDER), reason="no cifar10-jpeg folder in $ZOO_DATA_DIR")
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,7 @@ import zoo
 from zoo.data import DataSourceError, folders
 from zoo.data.cifar10 import CLASSES, Cifar10Folder
 
-SHARED = os.path.join(os.environ.get("ZOO_DATA_DIR", "").split(os.pathsep)[0], "cifar10-jpeg")
-needs_cifar = pytest.mark.skipif(not os.path.isdir(SHARED), reason="no cifar10-jpeg folder in $ZOO_DATA_DIR")
+from conftest import CIFAR10_FOLDER, needs_cifar10
 
 
 @pytest.fixture
@@ -23,7 +22,7 @@ def small_copy(tmp_path, monkeypatch):
         for name in CLASSES:
             os.makedirs(root / split / name)
             for i in range(count):
-                shutil.copy(os.path.join(SHARED, split, name, f"{i:04d}.jpg"), root / split / name)
+                shutil.copy(os.path.join(CIFAR10_FOLDER, split, name, f"{i:04d}.jpg"), root / split / name)
     return root
 
 
@@ -31,7 +30,7 @@ def test_the_standard_class_order_is_alphabetical():
     assert list(CLASSES) == sorted(CLASSES) and CLASSES[0] == "airplane" and CLASSES[9] == "truck"
 
 
-@needs_cifar
+@needs_cifar10
 def test_a_split_is_decoded_with_labels_by_class_folder_then_cached(small_copy, monkeypatch):
     assert Cifar10Folder.find(str(small_copy)) == str(small_copy)
     assert Cifar10Folder.find(str(small_copy.parent)) is None
@@ -55,14 +54,14 @@ def test_a_split_is_decoded_with_labels_by_class_folder_then_cached(small_copy, 
     assert Cifar10Folder.read(str(small_copy), "test")[0].shape == (19, 32, 32, 3)
 
 
-@needs_cifar
+@needs_cifar10
 def test_the_loader_finds_the_folder_under_the_data_dirs_and_checks_its_size(small_copy, monkeypatch):
     monkeypatch.setenv("ZOO_DATA_DIR", str(small_copy.parent))
     with pytest.raises(DataSourceError, match="should hold 10000 images"):
         zoo.data.load_arrays("cifar10", "test")
 
 
-@needs_cifar
+@needs_cifar10
 def test_the_registered_dataset_loads_floats_for_the_discrete_likelihood():
     x, y = zoo.data.load_numpy("cifar10", "test", "float", take=50)
     assert x.shape == (50, 32, 32, 3) and x.dtype == np.float32
@@ -71,7 +70,7 @@ def test_the_registered_dataset_loads_floats_for_the_discrete_likelihood():
     assert len(np.unique(y)) >= 5 and zoo.data.get_spec("cifar10").split_sizes == {"train": 50000, "test": 10000}
 
 
-@needs_cifar
+@needs_cifar10
 def test_a_jpeg_copy_carries_its_caveat_and_a_png_copy_none(small_copy, monkeypatch):
     # The shared folder is JPEG (lossy): every number measured on it must say so.
     monkeypatch.setenv("ZOO_DATA_DIR", str(small_copy.parent))

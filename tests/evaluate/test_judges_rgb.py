@@ -1,17 +1,15 @@
 """The CIFAR-10 judge: a colour network, trained here on a small slice only."""
 
-import os
 
 import numpy as np
-import pytest
 
 from zoo.evaluate.classifier import FEATURES_LAYER, features
 from zoo.evaluate.judges import JUDGE_NETWORKS, load_judge, train_judge
 
-SHARED = os.path.join(os.environ.get("ZOO_DATA_DIR", "").split(os.pathsep)[0], "cifar10-jpeg")
+from conftest import needs_cifar10
 
 
-@pytest.mark.skipif(not os.path.isdir(SHARED), reason="no cifar10-jpeg folder in $ZOO_DATA_DIR")
+@needs_cifar10
 def test_the_cifar10_judge_is_a_colour_network_with_all_ten_classes(tmp_path):
     card = train_judge("cifar10", epochs=1, take=300, directory=str(tmp_path / "cifar10"))
     assert card["num_classes"] == 10 and card["training"]["examples"] == 300
@@ -26,7 +24,7 @@ def test_the_cifar10_judge_is_a_colour_network_with_all_ten_classes(tmp_path):
     assert features(judge, x).shape == (5, 256) and judge.get_layer(FEATURES_LAYER).units == 256
 
 
-@pytest.mark.skipif(not os.path.isdir(SHARED), reason="no cifar10-jpeg folder in $ZOO_DATA_DIR")
+@needs_cifar10
 def test_augmented_images_are_their_originals_flipped_and_shifted():
     from zoo import data
     from zoo.evaluate.classifier import SHIFT_PIXELS, augmented_batches

@@ -9,6 +9,8 @@ from zoo.evaluate import judges
 from zoo.evaluate.sample_quality import class_fidelity, precision_recall
 from zoo.presets import PresetError
 
+from conftest import CIFAR10_FOLDER
+
 
 def test_precision_recall_known_cases():
     rng = np.random.default_rng(0)
@@ -108,8 +110,7 @@ def test_a_single_split_dataset_holds_out_a_fixed_disjoint_draw():
 def test_every_dataset_has_a_shipped_judge_whose_card_accuracy_reproduces():
     from zoo.evaluate.classifier import predict_labels
 
-    cifar10 = os.path.join(os.environ.get("ZOO_DATA_DIR", "").split(os.pathsep)[0], "cifar10-jpeg")
-    for dataset in ("mnist", "fashion_mnist", "dsprites") + (("cifar10",) if os.path.isdir(cifar10) else ()):
+    for dataset in ("mnist", "fashion_mnist", "dsprites") + (("cifar10",) if os.path.isdir(CIFAR10_FOLDER) else ()):
         judge = judges.load_judge(dataset)
         (x, y), _ = judges.real_images(dataset, take=2000)
         accuracy = float(np.mean(predict_labels(judge, x) == y))
