@@ -71,6 +71,18 @@ def test_rgb_samples_and_mean_follow_the_channel_dependence():
     np.testing.assert_allclose(dist.mean().numpy().ravel(), exact, atol=0.003)
 
 
+def test_three_channels_without_coefficients_are_independent_channels():
+    # coeffs=None on an RGB event: no channel leans on another; draws stay on the levels.
+    rng = np.random.default_rng(5)
+    dist = DiscretizedLogisticMixture(rng.normal(size=(2, 2, 3)).astype("float32"),
+                                      rng.uniform(0.2, 0.8, size=(2, 2, 3, 3)).astype("float32"),
+                                      np.full((2, 2, 3, 3), np.log(0.05), "float32"))
+    draws = dist.sample(20000, seed=tf.constant([1, 2])).numpy()
+    assert draws.shape == (20000, 2, 2, 3)
+    np.testing.assert_allclose(draws * 255, np.round(draws * 255), atol=1e-3)
+    np.testing.assert_allclose(draws.mean(axis=0), dist.mean().numpy(), atol=0.01)
+
+
 def test_tail_bins_keep_their_mass_in_float32():
     # A sharp component far from a level: the mass is tiny but exact, not log(0).
     dist = DiscretizedLogisticMixture(np.zeros((1, 1, 1), "float32"), np.full((1, 1, 1, 1), 0.1, "float32"),

@@ -227,9 +227,9 @@ class DiscretizedLogisticMixture(tfd.Distribution):
         channels = []
         for ch in range(self._locs.shape[-2]):
             mu = loc[..., ch]
-            if ch == 1:
+            if coeffs is not None and ch == 1:
                 mu += coeffs[..., 0] * channels[0]
-            elif ch == 2:
+            elif coeffs is not None and ch == 2:
                 mu += coeffs[..., 1] * channels[0] + coeffs[..., 2] * channels[1]
             draw = mu + scale[..., ch] * noise[..., ch]
             channels.append(tf.round(tf.clip_by_value(draw, 0.0, 1.0) * LEVELS) / LEVELS)
