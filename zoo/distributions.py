@@ -137,6 +137,35 @@ def _log_sigmoid_difference(a, b):
     return -tf.nn.softplus(-a) - tf.nn.softplus(b) + tf.math.log(-tf.math.expm1(b - a))
 
 
+def couple_rgb(locs, coeffs, channel_value, axis):
+    """PixelCNN++'s linear dependence of the channels: G moves with R, B with R and G.
+
+    Walks R, G, B in order: a channel's location is its own plus the coefficients
+    times the values the channels before it took, and `channel_value(channel,
+    location)` says what value that is: the image's own pixel (log_prob), a draw
+    (sampling) or the clipped location (the mean). One function for all three keeps
+    the coupling written once.
+
+    Args:
+        locs, coeffs: the three channels' own locations and their coefficients (a, b, c),
+            channels along `axis`; any other shape, as long as the two broadcast.
+        channel_value: (channel index, location) -> that channel's value.
+        axis: the channel axis.
+    Returns:
+        (locations, values), each stacked along `axis` and broadcast to one shape.
+    """
+    mu_r, mu_g, mu_b = tf.unstack(locs, axis=axis)
+    a, b, c = tf.unstack(coeffs, axis=axis)
+    r = channel_value(0, mu_r)
+    mu_g = mu_g + a * r
+    g = channel_value(1, mu_g)
+    mu_b = mu_b + b * r + c * g
+    blue = channel_value(2, mu_b)
+    zeros = tf.zeros_like(mu_b)  # values of the data may carry more batch dimensions than the locations
+    return (tf.stack([mu_r + zeros, mu_g + zeros, mu_b], axis=axis),
+            tf.stack([r + zeros, g + zeros, blue + zeros], axis=axis))
+
+
 class DiscretizedLogisticMixture(tfd.Distribution):
     """8-bit images as a mixture of discretized logistics per pixel (Salimans et al. 2017).
 
@@ -193,11 +222,9 @@ class DiscretizedLogisticMixture(tfd.Distribution):
         """Component locations [..., H, W, C, K] given the image's own earlier channels."""
         if self._coeffs is None:
             return self._locs
-        r, g = x[..., 0:1], x[..., 1:2]  # [..., H, W, 1]: broadcast over the K components
-        a, b, c = tf.unstack(self._coeffs, axis=-2)  # each [..., H, W, K]
-        mu_r, mu_g, mu_b = tf.unstack(self._locs, axis=-2)
-        mu_g, mu_b = mu_g + a * r, mu_b + b * r + c * g
-        return tf.stack([mu_r + tf.zeros_like(mu_g), mu_g, mu_b], axis=-2)
+        # The image's channel [..., H, W, 1] broadcasts over the K components.
+        locs, _ = couple_rgb(self._locs, self._coeffs, lambda ch, loc: x[..., ch:ch + 1], axis=-2)
+        return locs
 
     def _log_prob(self, x):
         x = tf.round(tf.convert_to_tensor(x, tf.float32) * LEVELS) / LEVELS  # exactly on the grid
@@ -222,18 +249,16 @@ class DiscretizedLogisticMixture(tfd.Distribution):
         noise = tf.math.log(u) - tf.math.log1p(-u)  # standard logistic draws [n, ..., H, W, C]
         scale = tf.reduce_sum(one_hot * tf.exp(self._log_scales), axis=-1)
         loc = tf.reduce_sum(one_hot * self._locs, axis=-1)
-        # Channel by channel: G sees the drawn R (coefficient a), B the drawn R and G (b, c).
-        coeffs = None if self._coeffs is None else tf.reduce_sum(one_hot * self._coeffs, axis=-1)  # [n, ..., 3]
-        channels = []
-        for ch in range(self._locs.shape[-2]):
-            mu = loc[..., ch]
-            if coeffs is not None and ch == 1:
-                mu += coeffs[..., 0] * channels[0]
-            elif coeffs is not None and ch == 2:
-                mu += coeffs[..., 1] * channels[0] + coeffs[..., 2] * channels[1]
-            draw = mu + scale[..., ch] * noise[..., ch]
-            channels.append(tf.round(tf.clip_by_value(draw, 0.0, 1.0) * LEVELS) / LEVELS)
-        return tf.stack(channels, axis=-1)
+
+        def draw(ch, mu):
+            value = tf.clip_by_value(mu + scale[..., ch] * noise[..., ch], 0.0, 1.0)
+            return tf.round(value * LEVELS) / LEVELS
+
+        if self._coeffs is None:
+            return tf.stack([draw(ch, loc[..., ch]) for ch in range(self._locs.shape[-2])], axis=-1)
+        # Channel by channel: G sees the drawn R, B the drawn R and G (the pixel's one component's coefficients).
+        coeffs = tf.reduce_sum(one_hot * self._coeffs, axis=-1)  # [n, ..., H, W, 3]
+        return couple_rgb(loc, coeffs, draw, axis=-1)[1]
 
     def _mean(self):
         # Per component, each channel's location clipped to [0, 1] and mixed: the exact
@@ -243,12 +268,8 @@ class DiscretizedLogisticMixture(tfd.Distribution):
         weights = tf.nn.softmax(self._logits, axis=-1)[..., None, :]  # [..., H, W, 1, K]
         if self._coeffs is None:
             return tf.reduce_sum(weights * tf.clip_by_value(self._locs, 0.0, 1.0), axis=-1)
-        a, b, c = tf.unstack(self._coeffs, axis=-2)  # each [..., H, W, K]
-        mu_r, mu_g, mu_b = tf.unstack(self._locs, axis=-2)
-        m_r = tf.clip_by_value(mu_r, 0.0, 1.0)
-        m_g = tf.clip_by_value(mu_g + a * m_r, 0.0, 1.0)
-        m_b = tf.clip_by_value(mu_b + b * m_r + c * m_g, 0.0, 1.0)
-        return tf.reduce_sum(weights * tf.stack([m_r, m_g, m_b], axis=-2), axis=-1)
+        _, means = couple_rgb(self._locs, self._coeffs, lambda ch, loc: tf.clip_by_value(loc, 0.0, 1.0), axis=-2)
+        return tf.reduce_sum(weights * means, axis=-1)
 
 
 class DiscretizedLogisticMixtureLikelihood(Likelihood):
