@@ -23,7 +23,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from zoo.models.base import MIN_POSTERIOR_SCALE, LatentVariableModel
+from zoo.models.base import MIN_POSTERIOR_SCALE
+from zoo.models.vae import VAE
 from zoo.registry import register_model
 
 tfd = tfp.distributions
@@ -188,9 +189,10 @@ class IAFPosterior(tfd.TransformedDistribution):
 
 
 @register_model("iaf_vae")
-class IAFVAE(LatentVariableModel):
+class IAFVAE(VAE):
     """A convolutional VAE with an IAF posterior. See `LatentVariableModel` for the
-    shared arguments.
+    shared arguments. The objective is the VAE's (one-sample ELBO, the KL estimated
+    as log q(z|x) - log p(z) by `elbo_terms` below); only the posterior differs.
 
     Args:
         num_flows: number of IAF steps (0 gives the plain Gaussian posterior).
@@ -237,15 +239,6 @@ class IAFVAE(LatentVariableModel):
         reconstruction = -likelihood.log_prob(x)
         kl = log_q - self.prior_distribution().log_prob(z)  # one-sample estimate
         return {"reconstruction": reconstruction, "kl": kl, "z": z, "posterior": posterior}
-
-    def loss_terms(self, x, condition, training):
-        t = self.elbo_terms(x, condition, training)
-        return {
-            "loss": t["reconstruction"] + self.kl_weight() * t["kl"],
-            "elbo": -(t["reconstruction"] + t["kl"]),
-            "reconstruction": t["reconstruction"],
-            "kl": t["kl"],
-        }
 
     def get_config(self):
         return {**super().get_config(), "num_flows": self.num_flows, "context_dim": self.context_dim,

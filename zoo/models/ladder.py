@@ -28,7 +28,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from zoo.distributions import kl_divergence
-from zoo.models.base import MIN_POSTERIOR_SCALE, LatentVariableModel, stateless_seed
+from zoo.models.base import MIN_POSTERIOR_SCALE, stateless_seed
+from zoo.models.vae import VAE
 from zoo.registry import register_model
 
 tfd = tfp.distributions
@@ -47,9 +48,10 @@ def precision_weighted(loc_a, scale_a, loc_b, scale_b):
 
 
 @register_model("ladder_vae")
-class LadderVAE(LatentVariableModel):
+class LadderVAE(VAE):
     """A convolutional ladder VAE. See `LatentVariableModel` for the shared arguments;
-    `latent_dim` is the size of z_1, the layer the decoder reads.
+    `latent_dim` is the size of z_1, the layer the decoder reads. The objective is the
+    VAE's ELBO, with the KL summed over the hierarchy by `elbo_terms` below.
 
     Args:
         upper_latent_dims: sizes of z_2..z_L (at least one: two stochastic layers).
@@ -190,15 +192,6 @@ class LadderVAE(LatentVariableModel):
             "z": bottom["z"][0],
             # q(z_1 | x, z_2) at the sampled z_2, without the leading sample axis.
             "posterior": tfd.MultivariateNormalDiag(loc=bottom["q"].mean()[0], scale_diag=bottom["q"].stddev()[0]),
-        }
-
-    def loss_terms(self, x, condition, training):
-        t = self.elbo_terms(x, condition, training)
-        return {
-            "loss": t["reconstruction"] + self.kl_weight() * t["kl"],
-            "elbo": -(t["reconstruction"] + t["kl"]),
-            "reconstruction": t["reconstruction"],
-            "kl": t["kl"],
         }
 
     # ------------------------------------------------------------------ public pieces that differ
