@@ -130,6 +130,21 @@ def test_likelihood_splits_decoder_outputs_for_grey_and_rgb():
         likelihood.num_params(2)
 
 
+def test_a_blown_up_decoder_output_keeps_the_gradient_finite():
+    # cvae_cifar10's first epoch: raw log-scales of 100+ for one odd image made 1/s
+    # underflow, and the NaN gradient of that flat component reached every weight
+    # while the loss stayed finite. Scales are bounded above (MAX_LOG_SCALE) now.
+    likelihood = get_likelihood({"name": "discretized_logistic_mixture", "num_components": 3})
+    raw = tf.Variable(tf.random.normal([2, 4, 4, likelihood.num_params(3)], seed=1))
+    k = 3
+    raw[..., k + 3 * k:k + 6 * k].assign(tf.fill([2, 4, 4, 3 * k], 120.0))  # every log-scale far out
+    x = LEVEL_VALUES[np.random.default_rng(0).integers(0, 256, (2, 4, 4, 3))]
+    with tf.GradientTape() as tape:
+        log_p = likelihood.distribution(raw).log_prob(x)
+    gradient = tape.gradient(log_p, raw).numpy()
+    assert np.all(np.isfinite(log_p.numpy())) and np.all(np.isfinite(gradient))
+
+
 def test_diagonal_gaussian_mixture_matches_mixture_same_family_in_value_and_gradient():
     """The VampPrior's matmul log-density is MixtureSameFamily's, for any sample shape and
     weights, far from the components too, and so are its gradients (training uses them)."""

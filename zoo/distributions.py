@@ -124,6 +124,14 @@ class GaussianLikelihood(Likelihood):
 # The 256 levels of an 8-bit pixel, as the loaders give them: x = k / 255.
 LEVELS = 255.0
 
+# Upper bound on a mixture component's log-scale. A logistic with scale e^7 (over a
+# thousand times the [0, 1] range) is already flat, so the bound takes nothing from
+# the model; without it a decoder that blows up for one odd image (raw log-scales of
+# 100+ were seen in cvae_cifar10's first epoch) makes 1/s underflow to 0, every level's
+# bin width log(sigmoid(a) - sigmoid(b)) becomes log 0, and 0 * inf turns the whole
+# gradient into NaN while the loss itself stays finite.
+MAX_LOG_SCALE = 7.0
+
 
 def _log_sigmoid_difference(a, b):
     """log(sigmoid(a) - sigmoid(b)) for a > b, stable in both tails.
@@ -282,7 +290,8 @@ class DiscretizedLogisticMixtureLikelihood(Likelihood):
     Args:
         num_components: K.
         min_log_scale: lower bound on log s (s in units of x; e^-7 ~ a quarter of a
-            level), which keeps the loss finite when a component collapses.
+            level), which keeps the loss finite when a component collapses; the upper
+            bound is `MAX_LOG_SCALE`.
     """
 
     name = "discretized_logistic_mixture"
@@ -306,8 +315,8 @@ class DiscretizedLogisticMixtureLikelihood(Likelihood):
         shape = tf.concat([tf.shape(raw)[:-1], [channels, k]], axis=0)
         logits = raw[..., :k]
         locs = tf.reshape(raw[..., k:k + channels * k], shape)
-        log_scales = tf.maximum(tf.reshape(raw[..., k + channels * k:k + 2 * channels * k], shape),
-                                self.min_log_scale)
+        log_scales = tf.clip_by_value(tf.reshape(raw[..., k + channels * k:k + 2 * channels * k], shape),
+                                      self.min_log_scale, MAX_LOG_SCALE)
         coeffs = None
         if channels == 3:
             coeffs = tf.tanh(tf.reshape(raw[..., 7 * k:], tf.concat([tf.shape(raw)[:-1], [3, k]], axis=0)))
