@@ -128,6 +128,35 @@ def test_demo_writes_four_pictures(tmp_path, capsys):
     assert "tiny" in capsys.readouterr().out
 
 
+def test_sample_label_all_draws_one_row_per_class(preset_root, tmp_path, capsys):
+    conditional = zoo.models.get_model_class("cvae")(**SMALL, num_classes=10)
+    zoo.save_preset(conditional, str(preset_root / "cvae_tiny"),
+                    {"dataset": "fashion_mnist", "preprocessing": "float", "description": "tiny"})
+    out = tmp_path / "classes.png"
+    assert main(["sample", "cvae_tiny", "--label", "all", "-n", "3", "--out", str(out)]) == 0
+    with Image.open(out) as img:  # (an untrained model: grey cells, so only the geometry and the words)
+        assert grid_part(img, 10, 3).size == grid_size(10, 3)
+        from zoo import plots
+
+        width, height = grid_size(10, 3)
+        beside_rows = np.asarray(img.convert("L"))[img.height - plots.MARGIN - height:img.height - plots.MARGIN,
+                                                   :img.width - plots.MARGIN - width]
+        assert beside_rows.min() < 100, "no row names left of the grid"
+    assert "10 classes x 3 samples" in capsys.readouterr().out
+    # The rows are named after the card's dataset, without reading its images.
+    from zoo.data.cards import class_names_for_card
+
+    names = class_names_for_card(zoo.presets.read_metadata("cvae_tiny"), 10)
+    assert names[0] == "T-shirt/top" and names[9] == "ankle boot"
+    assert class_names_for_card({"dataset": "mnist"}, 10) == [str(d) for d in range(10)]
+    assert class_names_for_card({"dataset": "folder", "data_source": {"labels": ["cats", "dogs"]}}, 2) == [
+        "cats", "dogs"]
+    assert class_names_for_card({"dataset": "dsprites"}, 3) == ["class 0", "class 1", "class 2"]
+    # An unconditional model has no classes to draw.
+    assert main(["sample", PRESET, "--label", "all", "--out", str(tmp_path / "x.png")]) == 1
+    assert "not conditional" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+
+
 def test_threshold_at_fpr_on_a_known_case():
     scores = np.random.default_rng(0).permutation(100).astype(float)
     threshold = threshold_at_fpr(scores, 0.05)
@@ -238,6 +267,7 @@ def test_exit_codes(tmp_path, capsys):
     (["anomaly", "--input", "{tmp}/missing.npy"], "no such file"),
     (["anomaly", "--input", "{tmp}/x.npy", "--k", "0"], "argument --k: must be a positive integer"),
     (["sample", "-n", "-1"], "argument -n: must be a positive integer, got -1"),
+    (["sample", "--label", "cats"], "argument --label: expected an integer, got 'cats' (a class index), or 'all'"),
     (["reconstruct", "--out", "r.png", "-n", "-2"], "must be a positive integer, got -2"),
     (["interpolate", "--out", "i.png", "--steps", "1"], "argument --steps: must be at least 2, got 1"),
     (["manifold", "--out", "m.png", "--dims", "0"], "expected two latent dimensions"),

@@ -42,6 +42,20 @@ def nonnegative_int(text: str) -> int:
     return value
 
 
+# `--label all`: every class, one row each.
+ALL_CLASSES = "all"
+
+
+def class_label(text: str) -> int | str:
+    """A class index (>= 0) or "all"."""
+    if text.strip().lower() == ALL_CLASSES:
+        return ALL_CLASSES
+    try:
+        return nonnegative_int(text)
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f"{e} (a class index), or 'all'") from None
+
+
 def at_least(minimum: int):
     """An integer type accepting `minimum` and above (e.g. a grid needs two points per axis)."""
 

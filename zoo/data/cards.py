@@ -79,6 +79,17 @@ def _folder(path, image_size, channels, held_out_fraction, seed, labels) -> Imag
     return ImageFolder(path, image_size, channels, held_out_fraction, seed, labels=list(labels))
 
 
+def class_names_for_card(card: dict, num_classes: int) -> list[str]:
+    """The names of a model's `num_classes` classes, in label order, read from its card
+    without touching any image: a folder's class folders as the card recorded them, a
+    registered dataset's names, or "class 0", "class 1", ... where none are known."""
+    if card.get("dataset") == FOLDER_DATASET:
+        names = list(card.get("data_source", {}).get("labels", ()))
+    else:
+        names = list(get_spec(card["dataset"]).class_names)
+    return names if len(names) == num_classes else [f"class {i}" for i in range(num_classes)]
+
+
 def spec_for_card(card: dict) -> DatasetSpec:
     """The card's data as a `DatasetSpec`: image shape, classes, split sizes."""
     return dataset_for(card).spec

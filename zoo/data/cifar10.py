@@ -117,6 +117,7 @@ register_dataset(
         name="cifar10",
         image_shape=(IMAGE_SIZE, IMAGE_SIZE, 3),
         num_classes=len(CLASSES),
+        class_names=CLASSES,
         split_sizes=SPLIT_SIZES,
         dir_names=("cifar10-jpeg", "cifar10", "cifar-10"),
         tfds_name="cifar10",

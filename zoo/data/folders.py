@@ -256,7 +256,8 @@ class ImageFolder:
     def spec(self) -> DatasetSpec:
         """The folder described as a dataset (shape, classes, split sizes)."""
         return DatasetSpec(name=FOLDER_DATASET, image_shape=self.image_shape, num_classes=len(self.class_names),
-                           split_sizes={split: len(index) for split, index in self._splits.items()})
+                           split_sizes={split: len(index) for split, index in self._splits.items()},
+                           class_names=tuple(self.class_names))
 
     def files(self, split: str, take: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(absolute paths, int64 labels) of the first `take` files of a split."""

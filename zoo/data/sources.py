@@ -81,6 +81,7 @@ class DatasetSpec:
             It may have `caveat(folder)`: what numbers measured on that copy must
             say (a lossy re-encoding), or "" (see `source_caveat`).
         install_hint: how a user gets the data.
+        class_names: the labels' names, in label order (empty: unnamed, or no labels).
     """
 
     name: str
@@ -97,6 +98,7 @@ class DatasetSpec:
     generator_cache: Callable | None = None
     folder_reader: object | None = None
     install_hint: str = ""
+    class_names: tuple = ()
 
 
 _IDX_STEMS = {
@@ -118,6 +120,7 @@ register_dataset(
         name="mnist",
         image_shape=(28, 28, 1),
         num_classes=10,
+        class_names=tuple(str(digit) for digit in range(10)),
         split_sizes={"train": 60000, "test": 10000},
         idx_files=_IDX_STEMS,
         dir_names=("mnist", "MNIST"),
@@ -137,6 +140,8 @@ register_dataset(
         name="fashion_mnist",
         image_shape=(28, 28, 1),
         num_classes=10,
+        class_names=("T-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
+                     "ankle boot"),
         split_sizes={"train": 60000, "test": 10000},
         idx_files=_IDX_STEMS,
         dir_names=("fashion-mnist", "fashion_mnist", "FashionMNIST"),

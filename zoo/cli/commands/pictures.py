@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 
 from zoo.cli.arguments import (
+    ALL_CLASSES,
     add_preset_argument,
     at_least,
+    class_label,
     dim_pair,
     dims,
     folder,
@@ -116,16 +118,31 @@ def dim_labels(chosen, scores, unit: str) -> list[str]:
 
 
 def run_sample(args) -> int:
-    """Draws samples from the prior and writes them as a titled grid."""
+    """Draws samples from the prior and writes them as a titled grid (for `--label all`,
+    one row of N per class)."""
+    import numpy as np
+
+    from zoo.data.cards import class_names_for_card
     from zoo.plots import save_grid
-    from zoo.presets import load
+    from zoo.presets import load, read_metadata
 
     model = load(args.name)
-    images = model.sample(args.n, seed=args.seed, labels=args.label)
-    of = "" if args.label is None else f" of class {args.label}"
-    save_grid(images, args.out, title=f"{_name(args.name)}: {args.n} samples{of} (E[x|z], z from the prior, "
-                                      f"seed {args.seed})")
-    print(f"wrote {args.out}")
+    if args.label != ALL_CLASSES:
+        images = model.sample(args.n, seed=args.seed, labels=args.label)
+        of = "" if args.label is None else f" of class {args.label}"
+        save_grid(images, args.out, title=f"{_name(args.name)}: {args.n} samples{of} (E[x|z], z from the prior, "
+                                          f"seed {args.seed})")
+        print(f"wrote {args.out}")
+        return 0
+    if not model.conditional:
+        raise ValueError("--label all: this model is not conditional (it has no classes); leave --label out")
+    names = class_names_for_card(read_metadata(args.name), int(model.num_classes))
+    labels = np.repeat(np.arange(len(names)), args.n)
+    save_grid(model.sample(len(labels), seed=args.seed, labels=labels), args.out, cols=args.n,
+              row_labels=[f"{i} {name}" for i, name in enumerate(names)],
+              title=f"{_name(args.name)}: {args.n} samples of each class, one class a row (E[x|z], z from "
+                    f"p(z|y), seed {args.seed})")
+    print(f"wrote {args.out} ({len(names)} classes x {args.n} samples)")
     return 0
 
 
@@ -133,12 +150,13 @@ def add_sample(subparsers):
     p = subparsers.add_parser(
         "sample", help="write a grid of samples as PNG",
         description="Draws z from the preset's prior and writes the decoded images E[x|z] as one titled PNG "
-                    "grid (a conditional model needs --label).")
+                    "grid (a conditional model needs --label: a class, or 'all' for a row of N per class).")
     add_preset_argument(p)
-    p.add_argument("-n", type=positive_int, default=64, help="number of samples")
+    p.add_argument("-n", type=positive_int, default=64, help="number of samples (per class with --label all)")
     p.add_argument("--out", default="samples.png", help="PNG file to write (folders are created)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the prior draws")
-    p.add_argument("--label", type=nonnegative_int, help="class to generate (conditional models only)")
+    p.add_argument("--label", type=class_label,
+                   help="class to generate, or 'all' for one row per class (conditional models only)")
     return p
 
 
