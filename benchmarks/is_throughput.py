@@ -138,9 +138,13 @@ def measure(preset, x, k, images_per_call, samples_per_call, xla, bf16, seed=0):
     log_weights = tf.function(
         lambda xb, chunk_seed, kk: tf.reduce_logsumexp(
             tf.cast(model.log_importance_weights(xb, None, kk, chunk_seed), tf.float32), axis=0),
-        jit_compile=xla, reduce_retracing=True)
+        jit_compile=xla)
     samples_per_call = min(samples_per_call, k)
-    log_weights(tf.constant(x[:images_per_call]), tf.constant([seed, 0]), samples_per_call)  # trace
+    # Trace every (images, samples) shape the loop below calls, remainders included, before
+    # the clock starts: as in the evaluator, each shape gets a trace of its own.
+    for images in {min(images_per_call, len(x) - first) for first in range(0, len(x), images_per_call)}:
+        for kk in {min(samples_per_call, k - done) for done in range(0, k, samples_per_call)}:
+            log_weights(tf.constant(x[:images]), tf.constant([seed, 0]), kk)
     start = time.perf_counter()
     log_px = []
     for first in range(0, len(x), images_per_call):

@@ -523,3 +523,20 @@ def test_commands_turn_onednn_on_unless_the_user_chose():
         out, _ = _python(["-c", script], env={**env, **({"TF_ENABLE_ONEDNN_OPTS": given} if given else {})})
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip().splitlines()[-1] == expected
+
+
+def test_write_card_files_the_likelihood_it_replaces():
+    from zoo.cli.commands.evaluation import keep_earlier_likelihood
+
+    card = {"nll_nats": 83.97, "nll_k": 5000, "seconds": 5189.0, "command": "zoo eval m --metrics likelihood",
+            "quick_check": {"nll_nats": 82.9}, "latents": {"active_units": 20}}
+    new = {"nll_nats": 83.95, "nll_k": 5000, "seconds": 2000.0, "command": "zoo eval m --chunks 100x100",
+           "images_per_call": 100, "quick_check": {"nll_nats": 82.9}}
+    keep_earlier_likelihood(card, new)
+    assert card["earlier_likelihood"] == {"nll_nats": 83.97, "nll_k": 5000, "seconds": 5189.0,
+                                          "command": "zoo eval m --metrics likelihood"}
+    card.update(new)
+    assert card["nll_nats"] == 83.95 and card["latents"] == {"active_units": 20}
+    other = {"latents": {"active_units": 21}}  # no new likelihood: nothing is filed
+    keep_earlier_likelihood(card, other)
+    assert card["earlier_likelihood"]["nll_nats"] == 83.97

@@ -169,3 +169,24 @@ def test_diagonal_gaussian_mixture_matches_mixture_same_family_in_value_and_grad
     np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-5, atol=1e-4)
     for a, b in zip(our_grads, reference_grads):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-3)
+
+
+def test_logit_bernoulli_is_tfp_bernoulli_in_value_and_gradient():
+    """The likelihood's one-softplus log p(x) = x s - softplus(s) is TFP's Bernoulli log_prob,
+    for binary pixels and for grey ones (whose pmf TFP extends the same way)."""
+    from zoo.distributions import LogitBernoulli
+
+    rng = np.random.default_rng(0)
+    logits = tf.constant(rng.normal(scale=8.0, size=(4, 6, 6, 1)).astype("float32"))
+    for x in ((rng.random((4, 6, 6, 1)) < 0.3).astype("float32"), rng.random((4, 6, 6, 1)).astype("float32")):
+        values, grads = [], []
+        for cls in (tfd.Bernoulli, LogitBernoulli):
+            with tf.GradientTape() as tape:
+                tape.watch(logits)
+                log_p = tfd.Independent(cls(logits=logits, dtype=tf.float32), 3).log_prob(x)
+            values.append(log_p.numpy())
+            grads.append(tape.gradient(log_p, logits).numpy())
+        np.testing.assert_allclose(values[1], values[0], rtol=1e-5)
+        np.testing.assert_allclose(grads[1], grads[0], atol=1e-5)
+        np.testing.assert_allclose(grads[1], x - tf.sigmoid(logits).numpy(), atol=1e-5)
+    assert isinstance(get_likelihood("bernoulli").distribution(logits).distribution, LogitBernoulli)

@@ -67,6 +67,20 @@ class Likelihood:
         return {"name": self.name}
 
 
+class LogitBernoulli(tfd.Bernoulli):
+    """`tfd.Bernoulli` given finite logits s, with log p(x) = x s - softplus(s).
+
+    The same value as TFP's (1 - x) log(1 - p) + x log p, written with one softplus
+    instead of two and without its guards for infinite logits, which a decoder never
+    emits: the likelihood is a tenth of the importance-sampling evaluator's time and
+    this form is ~1.6x faster (`benchmarks/is_throughput.md`). Its gradient in s is x - p.
+    """
+
+    def _log_prob(self, event):
+        logits = tf.convert_to_tensor(self.logits)
+        return tf.cast(event, logits.dtype) * logits - tf.nn.softplus(logits)
+
+
 class BernoulliLikelihood(Likelihood):
     """Independent Bernoulli pixels: binary (or binarized) images."""
 
@@ -74,7 +88,7 @@ class BernoulliLikelihood(Likelihood):
     preprocessing = "dynamic_binarize"
 
     def distribution(self, raw):
-        return tfd.Independent(tfd.Bernoulli(logits=raw, dtype=raw.dtype), reinterpreted_batch_ndims=3)
+        return tfd.Independent(LogitBernoulli(logits=raw, dtype=raw.dtype), reinterpreted_batch_ndims=3)
 
     def mean(self, raw):
         return tf.sigmoid(raw)

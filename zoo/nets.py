@@ -19,6 +19,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from zoo import strided_conv
+
 
 def _check_divisible(image_shape, widths):
     h, w, _ = image_shape
@@ -105,7 +107,7 @@ def build_decoder(
         size = (2 * size[0], 2 * size[1])
     # The last upsampling emits the likelihood's parameters directly.
     h = with_label(h, size)
-    out = layers.Conv2DTranspose(output_channels, 4, strides=2, padding="same", name="params", dtype="float32")(h)
+    out = strided_conv.Conv2DTranspose(output_channels, 4, strides=2, padding="same", name="params", dtype="float32")(h)
     return keras.Model(inputs if condition_dim else z_in, out, name=name)
 
 
@@ -144,5 +146,5 @@ def build_grid_decoder(image_shape, widths, hidden_dim: int, code_dim: int, outp
     h = layers.Conv2D(hidden_dim, 3, padding="same", activation=activation, name="hidden")(h)
     for i, width in enumerate(widths[1:]):
         h = layers.Conv2DTranspose(width, 4, strides=2, padding="same", activation=activation, name=f"deconv{i}")(h)
-    out = layers.Conv2DTranspose(output_channels, 4, strides=2, padding="same", name="params", dtype="float32")(h)
+    out = strided_conv.Conv2DTranspose(output_channels, 4, strides=2, padding="same", name="params", dtype="float32")(h)
     return keras.Model(z_in, out, name=name)

@@ -39,12 +39,17 @@ def test_chunk_calibration_picks_the_fastest_shape_and_caches_it(tmp_path, monke
     assert "10x10" in shrunk["candidates"] and not likelihood.calibrate_chunks(other, x[:10], candidates=candidates)[
         "cached"]
 
-    # "auto" runs the evaluator with the model's cached shape (100 images: enough for every
-    # default candidate, so the cache applies), and says so; the estimate is the one the
-    # same fixed shape gives.
+    # "auto" calibrates the default candidates once (100 images: enough for every one, so
+    # the result is cached; another candidate list is another cache entry), then runs with
+    # the cached shape and says so; the estimate is the one the same fixed shape gives.
+    monkeypatch.setattr(likelihood, "CALIBRATION_SECONDS", 0.01)
+    monkeypatch.setattr(likelihood, "CALIBRATION_ROUNDS", 1)
     x = mnist_binary[2][:100]
+    measured = likelihood.evaluate_likelihood(model, x, k=30, chunks="auto")["chunk_calibration"]
+    assert not measured["cached"] and sorted(measured["candidates"]) == sorted(
+        f"{images}x{samples}" for images, samples in likelihood.CHUNK_CANDIDATES)
     auto = likelihood.evaluate_likelihood(model, x, k=30, chunks="auto")
-    shape = (first["images_per_call"], first["samples_per_call"])
+    shape = (measured["images_per_call"], measured["samples_per_call"])
     assert (auto["images_per_call"], auto["samples_per_call"]) == (shape[0], min(shape[1], 30))
     assert auto["chunk_calibration"]["cached"]
     fixed = likelihood.evaluate_likelihood(model, x, k=30, chunks=shape)

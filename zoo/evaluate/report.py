@@ -33,6 +33,7 @@ from zoo import data
 from zoo.evaluate.anomaly import reconstruction_score
 from zoo.evaluate.likelihood import DEFAULT_CHUNKS, evaluate_likelihood
 from zoo.presets import load, read_metadata
+from zoo.training import machine_description
 
 # A cheap subset of the card's likelihood numbers that the test suite recomputes.
 QUICK_CHECK = {"k": 50, "num_examples": 500}
@@ -118,6 +119,7 @@ def likelihood_section(model, card, k=5000, num_examples=None, seed=0, progress=
     else:
         metrics = evaluate_likelihood(model, x, y if model.conditional else None, k=k, seed=seed, chunks=chunks,
                                       progress=progress)
+        metrics["machine"] = machine_description()  # what "seconds" was measured on
         metrics["protocol"] = (
             f"{split} split ({metrics['num_examples']} images), {card['preprocessing']} with seed {seed}; log p(x) "
             f"by importance sampling with the posterior as proposal, k={k} (an upper bound on the NLL), "

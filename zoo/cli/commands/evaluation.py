@@ -47,6 +47,16 @@ def record_commands(metrics: dict, args) -> None:
             entry["command"] += " --write-card"
 
 
+def keep_earlier_likelihood(card_metrics: dict, metrics: dict) -> None:
+    """Before a new likelihood measurement replaces a card's, files the old one's numbers
+    under "earlier_likelihood" (the one before only), so that a re-measurement, say with
+    another evaluator shape or machine, shows beside the number it replaces."""
+    if "nll_nats" not in metrics or "nll_nats" not in card_metrics:
+        return
+    card_metrics["earlier_likelihood"] = {key: value for key, value in card_metrics.items()
+                                          if key in metrics and key not in SECTION_NAMES and key != "quick_check"}
+
+
 def run_eval(args) -> int:
     """Measures a preset's sections; prints the JSON, optionally writes it and the card."""
     from zoo.evaluate.report import evaluate_preset
@@ -61,7 +71,8 @@ def run_eval(args) -> int:
     print(json.dumps(metrics, indent=2))
     if args.write_card:
         card = read_metadata(args.name)
-        card.setdefault("metrics", {}).update(metrics)
+        keep_earlier_likelihood(card.setdefault("metrics", {}), metrics)
+        card["metrics"].update(metrics)
         print(f"wrote {write_json(os.path.join(resolve(args.name), METADATA_FILE), card)}", file=sys.stderr)
     if args.out:
         print(f"wrote {write_json(args.out, metrics)}", file=sys.stderr)
