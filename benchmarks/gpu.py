@@ -50,14 +50,16 @@ def time_training(take: int | None, epochs: int = 2) -> dict:
     import keras
 
     from zoo import data
-    from zoo.training import build_model, indexed_batches, load_recipe
+    from zoo.optimizers import FusedAdam
+    from zoo.training import build_model, indexed_batches, load_recipe, resolve_jit_compile
 
     recipe = load_recipe(PRESET)
     t = recipe["training"]
     num_examples, gather = data.dataset_for(recipe).gather("train")
     num_examples = min(num_examples, take or num_examples)  # the first `take`, as `zoo train --take`
     model = build_model(recipe)
-    model.compile(optimizer=keras.optimizers.Adam(t["learning_rate"]), jit_compile=bool(t.get("jit_compile")))
+    jit_compile = resolve_jit_compile(t.get("jit_compile", False))
+    model.compile(optimizer=FusedAdam(t["learning_rate"]), jit_compile=jit_compile)
     seconds = []
 
     class Timer(keras.callbacks.Callback):

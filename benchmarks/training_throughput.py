@@ -9,8 +9,9 @@ split dynamically binarized, the vae_mnist networks: two stride-2 4x4 convolutio
 
 - ``ours_jit`` / ``ours_nojit``: `zoo.models.VAE` built from the vae_mnist recipe and
   trained the way users train it, `model.fit` on
-  `zoo.data.load("mnist", "train", 128, "dynamic_binarize")`, with `jit_compile`
-  on (the recipe's setting) and off.
+  `zoo.data.load("mnist", "train", 128, "dynamic_binarize")`, with the optimizer
+  `zoo train` uses (`zoo.optimizers.FusedAdam`: Keras' Adam update, fused), with `jit_compile`
+  on (XLA) and off (what the recipe's "auto" gives on a CPU, i.e. `zoo train`'s default here).
 - ``keras_io_jit`` / ``keras_io_nojit``: the same networks (built by `zoo.nets`, so
   they are identical) in the plain Keras pattern: a `Sampling` layer and a
   `train_step` with binary cross-entropy summed over pixels plus the analytic

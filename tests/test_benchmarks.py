@@ -323,3 +323,31 @@ def test_compression_benchmark_codes_and_tabulates(tmp_path):
     assert "first 6 mnist test images" in text and "-ELBO bits/dim (this run)" in text
     with pytest.raises(SystemExit):
         bench.main(["--images", "0"])
+
+
+def test_xla_choice_times_both_settings_and_refuses_unknown_recipes(tmp_path):
+    xla_choice = load_benchmark("xla_choice")
+    with pytest.raises(SystemExit) as exit_info:
+        xla_choice.parse_args(["--recipes", "vae_mnist,no_such_recipe"])
+    assert exit_info.value.code == 2
+    assert [xla_choice.verdict(r) for r in (1.2, 1.01, 0.8)] == ["XLA faster", "no difference", "XLA slower"]
+    out = tmp_path / "xla.md"
+    xla_choice.main(["--recipes", "vae_mnist", "--steps", "2", "--warmup", "1", "--rounds", "1", "--out", str(out)],
+                    log=lambda msg: None)
+    row = next(line for line in out.read_text().splitlines() if line.startswith("| `vae_mnist`"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert int(cells[1]) == 128 and float(cells[2]) > 0 and float(cells[3]) > 0
+
+
+def test_training_parts_times_keras_and_the_zoo_with_and_without_xla(tmp_path):
+    training_parts = load_benchmark("training_parts")
+    with pytest.raises(SystemExit):
+        training_parts.parse_args(["--rounds", "0"])
+    out = tmp_path / "parts.md"
+    training_parts.main(["--steps", "1", "--rounds", "1", "--out", str(out)])
+    rows = [line for line in out.read_text().splitlines() if line.startswith(("| encoder", "| decoder", "| Adam"))]
+    assert len(rows) == 6
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert float(cells[2]) > 0
+        assert float(cells[3]) > 0 if not row.startswith("| encoder") else cells[3] == "(Keras' layer)"

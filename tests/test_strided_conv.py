@@ -1,5 +1,5 @@
 """zoo.strided_conv: the decoder's last transposed convolution in matrix-product form computes
-Keras' function, loads Keras' weights, keeps Keras' gradient path for training, and exports."""
+Keras' function and gradients (its own in training), loads Keras' weights, and exports."""
 
 import numpy as np
 import pytest
@@ -25,11 +25,19 @@ def _pair(channels, filters, activation=None, size=7, batch=3, seed=0):
 @pytest.mark.parametrize("channels,size,activation", [(32, 14, None), (5, 7, "swish"), (3, 1, None), (8, 5, None)])
 def test_product_form_equals_the_keras_transposed_convolution(channels, size, activation):
     keras_layer, ours, x = _pair(channels, 1, activation, size=size)
-    assert ours.uses_product_form(training=False)
+    assert ours.uses_product_form()
     expected = keras_layer(x).numpy()
-    got = ours(x, training=False).numpy()
-    assert got.shape == expected.shape == (x.shape[0], 2 * size, 2 * size, 1)
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+    for training in (False, True):
+        got = ours(x, training=training).numpy()
+        assert got.shape == expected.shape == (x.shape[0], 2 * size, 2 * size, 1)
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
+
+def test_window_columns_hold_each_window_in_kernel_order():
+    padded = np.arange(2 * 8 * 10, dtype=np.float32).reshape(2, 8, 10)  # H = 3, W = 4
+    columns = strided_conv.window_columns(tf.constant(padded)).numpy().reshape(2, 3, 4, 4, 4)
+    for b, m, n in np.ndindex(2, 3, 4):
+        np.testing.assert_array_equal(columns[b, m, n], padded[b, 2 * m:2 * m + 4, 2 * n:2 * n + 4])
 
 
 def test_each_kernel_tap_lands_where_keras_puts_it():
@@ -47,23 +55,37 @@ def test_each_kernel_tap_lands_where_keras_puts_it():
             np.testing.assert_array_equal(ours(x, training=False).numpy(), keras_layer(x).numpy())
 
 
-def test_training_and_wider_outputs_use_keras_own_call():
-    _, wide, _ = _pair(4, 3)
-    _, ours, x = _pair(4, 1)
-    assert not wide.uses_product_form(training=False)
-    assert not ours.uses_product_form(training=True) and ours.uses_product_form(training=None)
+def test_wider_outputs_use_keras_own_call():
+    assert not _pair(4, 3)[1].uses_product_form()
 
 
-def test_gradients_of_both_forms_agree():
-    keras_layer, ours, x = _pair(6, 1, "swish", size=5)
+@pytest.mark.parametrize("channels,size", [(6, 5), (32, 14), (3, 1)])
+@pytest.mark.parametrize("training", [False, True])
+def test_gradients_agree_with_keras(channels, size, training):
+    """Inputs' and weights' gradients: in training the layer's own product-form gradient
+    (`transposed_product_for_training`), at inference autodiff through its slices."""
+    keras_layer, ours, x = _pair(channels, 1, "swish", size=size)
     grads = []
-    for layer, kwargs in ((keras_layer, {}), (ours, {"training": False})):
+    for layer, kwargs in ((keras_layer, {}), (ours, {"training": training})):
         with tf.GradientTape() as tape:
             tape.watch(x)
             loss = tf.reduce_sum(tf.square(layer(x, **kwargs)))
         grads.append(tape.gradient(loss, [x, *layer.trainable_weights]))
     for expected, got in zip(*grads):
         np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+def test_training_gradients_agree_under_xla():
+    def grads(layer, inputs, training):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            loss = tf.reduce_sum(tf.square(layer(inputs, training=training)))
+        return tape.gradient(loss, [inputs, layer.kernel])
+
+    keras_layer, ours, x = _pair(8, 1, size=7)
+    got = tf.function(lambda v: grads(ours, v, True), jit_compile=True)(x)
+    for g, e in zip(got, grads(keras_layer, x, None)):
+        np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-4, atol=1e-4 * np.abs(e.numpy()).max())
 
 
 def test_keras_weights_files_load_into_the_zoo_layer(tmp_path):
@@ -77,7 +99,8 @@ def test_keras_weights_files_load_into_the_zoo_layer(tmp_path):
     target = keras.Sequential([keras.Input(x.shape[1:]),
                                strided_conv.Conv2DTranspose(1, 4, strides=2, padding="same")])
     target.load_weights(path)
-    np.testing.assert_allclose(target(x, training=False).numpy(), source(x).numpy(), rtol=1e-5, atol=1e-5)
+    for training in (False, True):
+        np.testing.assert_allclose(target(x, training=training).numpy(), source(x).numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_product_form_converts_to_litert_and_matches():

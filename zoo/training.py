@@ -38,6 +38,7 @@ from zoo.callbacks import NaNGuard, ResumableBackup
 from zoo.cluster import resolve_strategy
 from zoo.data.pipelines import preprocess_batch
 from zoo.io import did_you_mean
+from zoo.optimizers import FusedAdam
 from zoo.presets import load as load_preset
 from zoo.presets import save_preset
 from zoo.registry import get_model_class
@@ -66,6 +67,22 @@ def build_model(recipe: dict):
     if cls.conditional:
         config.setdefault("num_classes", spec.num_classes)
     return cls(image_shape=spec.image_shape, name=recipe["name"], **config)
+
+
+def resolve_jit_compile(setting) -> bool:
+    """A recipe's `training.jit_compile` as Keras' `jit_compile` flag.
+
+    `"auto"` is XLA only where TensorFlow sees a GPU or TPU: on a CPU with oneDNN's
+    kernels, most recipes trained slower with XLA (`benchmarks/xla_choice.md`).
+
+    Raises:
+        ValueError: the setting is not true, false or "auto".
+    """
+    if not (isinstance(setting, bool) or setting == "auto"):
+        raise ValueError(f'training.jit_compile must be true, false or "auto", got {setting!r}')
+    if setting == "auto":
+        return any(tf.config.list_physical_devices(kind) for kind in ("GPU", "TPU"))
+    return setting
 
 
 def indexed_batches(num_examples: int, gather, batch_size: int, preprocessing: str, seed: int,
@@ -184,6 +201,7 @@ def train(
 def _train(recipe, work_dir, epochs, take, verbose, extra_callbacks, strategy, strategy_name):
     """`train` in `work_dir` under `strategy` (named `strategy_name`); returns (model, history, card)."""
     t = recipe["training"]
+    jit_setting = resolve_jit_compile(t.get("jit_compile", False))  # a bad value stops here, before any work
     epochs = int(epochs or t["epochs"])
     seed = int(t.get("seed", 0))
     os.makedirs(work_dir, exist_ok=True)
@@ -209,6 +227,8 @@ def _train(recipe, work_dir, epochs, take, verbose, extra_callbacks, strategy, s
         float(t["learning_rate"]), decay_steps=max(1, steps), alpha=float(t.get("final_learning_rate_fraction", 0.0)))
 
     multi_worker = distributed.is_multi_worker(strategy)
+    # XLA cannot compile the cross-worker gradient reduction inside our loop's step.
+    jit_compile = jit_setting and not multi_worker
 
     def compiled_model(warm=False):
         """A new compiled model of the recipe, warm-started if `warm`."""
@@ -216,9 +236,7 @@ def _train(recipe, work_dir, epochs, take, verbose, extra_callbacks, strategy, s
         if warm:
             warm_start(model, t, source.images("train")[:num_examples] if t.get("pseudo_inputs_from_data") else None,
                        seed)
-        # XLA cannot compile the cross-worker gradient reduction inside our loop's step.
-        model.compile(optimizer=keras.optimizers.Adam(schedule),
-                      jit_compile=bool(t.get("jit_compile", False)) and not multi_worker)
+        model.compile(optimizer=FusedAdam(schedule), jit_compile=jit_compile)
         return model
 
     with strategy.scope():
@@ -293,6 +311,7 @@ def _train(recipe, work_dir, epochs, take, verbose, extra_callbacks, strategy, s
         "machine": machine_description(),
         "strategy": strategy_name,
         "replicas": strategy.num_replicas_in_sync,
+        "jit_compile": jit_compile,
         "final_epoch_metrics": final,
         "metrics": {},
         "zoo_version": sys.modules["zoo"].__version__,
