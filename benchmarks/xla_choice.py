@@ -8,7 +8,7 @@ For each recipe: its model, optimizer and batches exactly as `zoo train` builds 
 (`zoo.training.build_model`, `zoo.optimizers.FusedAdam`, `zoo.training.indexed_batches` over the real
 training split), compiled twice, with `jit_compile=True` (XLA) and False; then
 `--rounds` rounds, each training both `--warmup` untimed and `--steps` timed steps,
-alternating within one process. A figure is the median over rounds; the ratio is the
+alternating within one fresh process per recipe. A figure is the median over rounds; the ratio is the
 median of the per-round ratios (paired within a round). oneDNN is set as the `zoo`
 command sets it (on unless TF_ENABLE_ONEDNN_OPTS is set), before TensorFlow starts.
 
@@ -64,36 +64,23 @@ def parse_args(argv=None):
     return args
 
 
-class TimedFit:
-    """`model.fit` on a recipe's batches; `run` times the steps after the warm-up."""
+def recipe_fit(recipe: dict, jit: bool, train_split):
+    """A `KerasFit` (the throughput benchmark's timed `model.fit`) of the recipe's model,
+    compiled as `zoo train` compiles it (but for `jit`), on the recipe's batches."""
+    import keras
 
-    def __init__(self, recipe: dict, jit: bool, train_split):
-        import keras
+    from benchmarks.throughput.contenders import KerasFit
+    from zoo.optimizers import FusedAdam
+    from zoo.training import build_model, indexed_batches
 
-        from zoo.optimizers import FusedAdam
-        from zoo.training import build_model, indexed_batches
-
-        t = recipe["training"]
-        self.batch_size = int(t["batch_size"])
-        num_examples, gather = train_split
-        self.batches = indexed_batches(num_examples, gather, self.batch_size, recipe["preprocessing"],
-                                       int(t.get("seed", 0)), 0, 1000)
-        keras.utils.set_random_seed(0)
-        self.model = build_model(recipe)
-        self.model.compile(optimizer=FusedAdam(float(t["learning_rate"])), jit_compile=jit)
-
-    def run(self, warmup: int, steps: int) -> float:
-        """Seconds per step of `steps` steps after `warmup` untimed ones."""
-        import keras
-
-        marks = []
-
-        class Clock(keras.callbacks.Callback):
-            def on_train_batch_end(self, batch, logs=None):
-                marks.append(time.perf_counter())
-
-        self.model.fit(self.batches, epochs=1, steps_per_epoch=warmup + steps, verbose=0, callbacks=[Clock()])
-        return (marks[-1] - marks[warmup - 1]) / steps
+    t = recipe["training"]
+    num_examples, gather = train_split
+    batches = indexed_batches(num_examples, gather, int(t["batch_size"]), recipe["preprocessing"],
+                              int(t.get("seed", 0)), 0, 1000)
+    keras.utils.set_random_seed(0)
+    model = build_model(recipe)
+    model.compile(optimizer=FusedAdam(float(t["learning_rate"])), jit_compile=jit)
+    return KerasFit(model, batches)
 
 
 def measure(recipe: dict, args, log=print) -> dict:
@@ -101,13 +88,13 @@ def measure(recipe: dict, args, log=print) -> dict:
     from zoo import data
 
     train_split = data.dataset_for(recipe).gather("train")  # one copy of the images for both
-    fits = {"xla": TimedFit(recipe, True, train_split), "no_xla": TimedFit(recipe, False, train_split)}
+    fits = {"xla": recipe_fit(recipe, True, train_split), "no_xla": recipe_fit(recipe, False, train_split)}
     for fit in fits.values():  # traced and compiled outside the timed rounds
         fit.run(1, 1)
     out = {key: [] for key in fits}
     for r in range(args.rounds):
         for key, fit in fits.items():
-            out[key].append(fit.run(args.warmup, args.steps))
+            out[key].append(fit.run(args.warmup, args.steps)[0] / args.steps)
             log(f"{recipe['name']} round {r + 1}/{args.rounds} {key}: {1000 * out[key][-1]:.1f} ms/step")
     return out
 
