@@ -11,6 +11,8 @@ import os
 import platform
 from importlib import metadata
 
+from zoo.cluster import usable_cores
+
 # Above this 1-minute load average at the start, a timing benchmark's machine was
 # busy (other work competed for the cores) and its report says so.
 BUSY_LOAD = 0.5
@@ -57,11 +59,8 @@ def cpu_name() -> str:
 
 
 def cores() -> int:
-    """The cores this process may run on (its affinity mask; all of them where the OS has none)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
+    """The cores this process may run on (as `zoo train` counts them for its batch slices)."""
+    return usable_cores()
 
 
 def load_average() -> float:

@@ -81,7 +81,13 @@ from benchmarks.machine import (  # noqa: E402
     onednn_state,
     versions,
 )
-from benchmarks.throughput.contenders import ALL, make_contenders, pythae_available  # noqa: E402
+from benchmarks.throughput.contenders import (  # noqa: E402
+    ALL,
+    IN_CHILD_PROCESS,
+    make_contenders,
+    pythae_available,
+    serve,
+)
 from benchmarks.throughput.harness import measure, measure_nll, run_explore  # noqa: E402
 from benchmarks.throughput.report import render  # noqa: E402
 from zoo.io import write_json, write_text  # noqa: E402
@@ -111,6 +117,7 @@ def parse_args(argv=None):
     p.add_argument("--onednn", action="store_true",
                    help="turn on TensorFlow's oneDNN custom ops (TF_ENABLE_ONEDNN_OPTS=1; needs a fresh process)")
     p.add_argument("--json", default=None, help="also write raw results as JSON (used by the sweep)")
+    p.add_argument("--serve", default=None, choices=sorted(IN_CHILD_PROCESS), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.steps < 1 or args.runs < 1 or args.warmup < 1:
         p.error("--steps, --runs and --warmup must be >= 1")
@@ -139,6 +146,9 @@ def main(argv=None, log=None):
     """Measures the contenders, writes the table (and/or the JSON); returns {key: [images/s per round]}."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     args = parse_args(argv)
+    if args.serve:  # a child process of another run of this script (contenders.ChildProcess)
+        serve(args.serve, bf16=args.bf16)
+        return {}
     t0 = time.time()
     load_start = load_average()
     if load_start > BUSY_LOAD:
@@ -164,7 +174,7 @@ def main(argv=None, log=None):
     if not keys:
         raise SystemExit("nothing to measure")
 
-    contenders = make_contenders(keys, bf16=args.bf16)
+    contenders = make_contenders(keys, bf16=args.bf16, script=os.path.abspath(__file__))
     # One parameter count per family (ours, keras.io pattern, Pythae).
     families = {}
     for key, (_, n) in contenders.items():

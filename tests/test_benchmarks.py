@@ -29,7 +29,7 @@ def _numbers(cell: str) -> list[float]:
 
 
 def test_script_writes_table_with_positive_finite_rows(bench, tmp_path):
-    keys = ["ours_jit", "keras_io_jit"]
+    keys = ["ours_jit", "ours_sliced", "keras_io_jit"]  # ours_sliced: in a child process of the script
     if contenders.pythae_available():
         keys += ["pythae_trainer", "pythae_loop"]
     out = tmp_path / "throughput.md"
@@ -58,6 +58,9 @@ def test_script_writes_table_with_positive_finite_rows(bench, tmp_path):
     assert re.search(r"\| ours / keras\.io pattern, both jit \| [\d.]+ \| [\d.]+-[\d.]+ \| [+-]\d+\.\d%", ratio[0])
     if contenders.pythae_available():
         assert any(line.startswith("| ours (jit) / Pythae trainer |") for line in text.splitlines())
+        # The findings compare Pythae with ours as `zoo train` runs it here.
+        assert "- Ours as `zoo train` runs it here (`ours_sliced`: the recipe's jit_compile 'auto' and batch_slices " \
+            f"{machine.cores()} on this machine) vs `pythae_trainer`" in text
     nll = [line for line in text.splitlines() if line.startswith("| IS-NLL, k=20 |")]
     assert len(nll) == 1 and "extrapolated" in nll[0] and _numbers(nll[0].split("|")[2])[0] > 0
 

@@ -1,13 +1,18 @@
-"""zoo.training: a recipe's jit_compile setting, resolved for the machine it runs on."""
+"""zoo.training: a recipe's jit_compile and batch_slices settings, resolved for the machine it runs on."""
 
 import glob
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 import tensorflow as tf
 
-from zoo.training import RECIPES_DIR, resolve_jit_compile
+from zoo.cluster import usable_cores
+from zoo.training import RECIPES_DIR, load_recipe, resolve_batch_slices, resolve_jit_compile, use_one_thread_per_op
+
+ACCELERATED = bool(tf.config.list_physical_devices("GPU") or tf.config.list_physical_devices("TPU"))
 
 
 def test_auto_is_xla_only_with_an_accelerator():
@@ -42,3 +47,39 @@ def test_recipes_follow_the_committed_xla_measurement():
         with open(os.path.join(RECIPES_DIR, f"{name}.json")) as f:
             assert json.load(f)["training"].get("jit_compile", False) == setting, name
 
+
+
+def test_auto_slices_one_per_core_only_where_they_apply():
+    vae, wae = load_recipe("vae_mnist"), load_recipe("wae_mnist")
+    cores = 1 if ACCELERATED else usable_cores()
+    assert resolve_batch_slices("auto", vae, False, "one_device") == cores
+    assert resolve_batch_slices("auto", vae, True, "one_device") == 1  # XLA runs the step's ops one by one
+    assert resolve_batch_slices("auto", vae, False, "mirrored") == 1
+    assert resolve_batch_slices("auto", wae, False, "one_device") == 1  # its MMD reads the whole batch
+    pixel_vae = load_recipe("pending/pixel_vae_mnist")
+    assert resolve_batch_slices("auto", pixel_vae, False, "one_device") == 1  # free bits: a batch quantity
+    assert resolve_batch_slices(3, wae, False, "one_device") == 3  # as given (compile refuses it for WAE)
+
+
+@pytest.mark.parametrize("bad", [0, "all", 1.0, True, None])
+def test_a_bad_slice_setting_is_named(bad):
+    with pytest.raises(ValueError, match="batch_slices must be a positive int or \"auto\""):
+        resolve_batch_slices(bad, load_recipe("vae_mnist"), False, "one_device")
+
+
+def test_threads_already_fixed_mean_no_slices():
+    tf.constant(1.0) + 1.0  # this process's TensorFlow has started with its default threads
+    assert use_one_thread_per_op(1) == 1
+    assert use_one_thread_per_op(2) == 1
+
+
+def test_zoo_train_slices_each_batch_per_core_in_a_fresh_process(tmp_path):
+    """The CLI sets TensorFlow's threads before it starts; the card records the slices."""
+    out = tmp_path / "vae"
+    proc = subprocess.run([sys.executable, "-m", "zoo.cli", "train", "--preset", "vae_mnist", "--epochs", "1",
+                           "--take", "384", "--out", str(out), "--progress", "none"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    card = json.loads((out / "metadata.json").read_text())
+    assert card["batch_slices"] == (1 if ACCELERATED else usable_cores())
+    assert card["jit_compile"] is ACCELERATED

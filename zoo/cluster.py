@@ -53,6 +53,14 @@ def resolve_strategy(name: str, environ=os.environ) -> str:
     return name
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask; all of them where the OS has none)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
 def is_chief_task(environ=os.environ) -> bool:
     """Whether `TF_CONFIG` makes this process the one that writes a run's files: a
     "chief" task, or worker 0 of a cluster without one; True without `TF_CONFIG`.

@@ -35,7 +35,7 @@ import tensorflow as tf
 
 from zoo import data, distributed
 from zoo.callbacks import NaNGuard, ResumableBackup
-from zoo.cluster import resolve_strategy
+from zoo.cluster import resolve_strategy, usable_cores
 from zoo.data.pipelines import preprocess_batch
 from zoo.io import did_you_mean
 from zoo.optimizers import FusedAdam
@@ -83,6 +83,44 @@ def resolve_jit_compile(setting) -> bool:
     if setting == "auto":
         return any(tf.config.list_physical_devices(kind) for kind in ("GPU", "TPU"))
     return setting
+
+
+def resolve_batch_slices(setting, recipe: dict, jit_compile: bool, strategy_name: str) -> int:
+    """A recipe's `training.batch_slices` as the count `LatentVariableModel.compile` takes.
+
+    `"auto"` (the default) is one slice per usable CPU core where that measured faster
+    (`benchmarks/training_throughput.md`): no GPU or TPU, no XLA (which runs a step's
+    ops one after another and would be left one thread), one device, and a loss that
+    is a mean of per-example losses (`loss_is_per_example`); 1 otherwise.
+
+    Raises:
+        ValueError: the setting is not a positive int or "auto".
+    """
+    if setting != "auto" and (isinstance(setting, bool) or not isinstance(setting, int) or setting < 1):
+        raise ValueError(f'training.batch_slices must be a positive int or "auto", got {setting!r}')
+    if setting != "auto":
+        return setting
+    accelerated = any(tf.config.list_physical_devices(kind) for kind in ("GPU", "TPU"))
+    per_example = get_model_class(recipe["variant"]).loss_is_per_example(recipe["model"])
+    if accelerated or jit_compile or strategy_name != "one_device" or not per_example:
+        return 1
+    return usable_cores()
+
+
+def use_one_thread_per_op(slices: int) -> int:
+    """Sets TensorFlow's threads for `slices` batch slices side by side: one intra-op
+    thread per op, one inter-op thread per slice. Returns the slices to use: `slices`,
+    or 1 when TensorFlow already started with other threads (settings fixed at start),
+    since slices on ops that each spread over every core measured no faster.
+    """
+    if slices == 1:
+        return 1
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(slices)
+    except RuntimeError:  # the runtime started with other threads
+        return 1
+    return slices
 
 
 def indexed_batches(num_examples: int, gather, batch_size: int, preprocessing: str, seed: int,
@@ -202,6 +240,12 @@ def _train(recipe, work_dir, epochs, take, verbose, extra_callbacks, strategy, s
     """`train` in `work_dir` under `strategy` (named `strategy_name`); returns (model, history, card)."""
     t = recipe["training"]
     jit_setting = resolve_jit_compile(t.get("jit_compile", False))  # a bad value stops here, before any work
+    multi_worker = distributed.is_multi_worker(strategy)
+    # XLA cannot compile the cross-worker gradient reduction inside our loop's step.
+    jit_compile = jit_setting and not multi_worker
+    # Before TensorFlow's runtime starts (below), which fixes its threads.
+    batch_slices = use_one_thread_per_op(resolve_batch_slices(t.get("batch_slices", "auto"), recipe, jit_compile,
+                                                              strategy_name))
     epochs = int(epochs or t["epochs"])
     seed = int(t.get("seed", 0))
     os.makedirs(work_dir, exist_ok=True)
@@ -226,9 +270,6 @@ def _train(recipe, work_dir, epochs, take, verbose, extra_callbacks, strategy, s
     schedule = keras.optimizers.schedules.CosineDecay(
         float(t["learning_rate"]), decay_steps=max(1, steps), alpha=float(t.get("final_learning_rate_fraction", 0.0)))
 
-    multi_worker = distributed.is_multi_worker(strategy)
-    # XLA cannot compile the cross-worker gradient reduction inside our loop's step.
-    jit_compile = jit_setting and not multi_worker
 
     def compiled_model(warm=False):
         """A new compiled model of the recipe, warm-started if `warm`."""
@@ -236,7 +277,7 @@ def _train(recipe, work_dir, epochs, take, verbose, extra_callbacks, strategy, s
         if warm:
             warm_start(model, t, source.images("train")[:num_examples] if t.get("pseudo_inputs_from_data") else None,
                        seed)
-        model.compile(optimizer=FusedAdam(schedule), jit_compile=jit_compile)
+        model.compile(optimizer=FusedAdam(schedule), jit_compile=jit_compile, batch_slices=batch_slices)
         return model
 
     with strategy.scope():
@@ -312,6 +353,7 @@ def _train(recipe, work_dir, epochs, take, verbose, extra_callbacks, strategy, s
         "strategy": strategy_name,
         "replicas": strategy.num_replicas_in_sync,
         "jit_compile": jit_compile,
+        "batch_slices": batch_slices,
         "final_epoch_metrics": final,
         "metrics": {},
         "zoo_version": sys.modules["zoo"].__version__,

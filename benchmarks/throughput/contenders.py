@@ -11,24 +11,32 @@ from __future__ import annotations
 import atexit
 import contextlib
 import io
+import json
 import logging
 import math
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 
 from benchmarks.machine import cores
 
+# Runs in a child process of the script (`ChildProcess`): needs TensorFlow threads of its own.
+IN_CHILD_PROCESS = {"ours_sliced"}
+SERVE_PREFIX = "CONTENDER "
 BATCH_SIZE = 128
 LEARNING_RATE = 1e-3
 RECIPE = "vae_mnist"
 
-MAIN = ["ours_jit", "ours_nojit", "keras_io_jit", "keras_io_nojit", "pythae_trainer", "pythae_loop"]
+MAIN = ["ours_jit", "ours_nojit", "ours_sliced", "keras_io_jit", "keras_io_nojit", "pythae_trainer", "pythae_loop"]
 DIAGNOSTIC = ["ours_jit_cached", "ours_jit_spe8"]
 ALL = MAIN + DIAGNOSTIC
 LABELS = {
     "ours_jit": "ours: `zoo.models.VAE`, `model.fit`, jit_compile=True (XLA)",
     "ours_nojit": "ours: `zoo.models.VAE`, `model.fit`, jit_compile=False (the recipe's \"auto\" on a CPU)",
+    "ours_sliced": "ours as `zoo train` runs it on a CPU: jit_compile=False, `batch_slices` one per core, one "
+                   "intra-op thread per op (in a child process: TensorFlow fixes its threads at start)",
     "keras_io_jit": "keras.io pattern (no TFP), `model.fit`, jit_compile=True",
     "keras_io_nojit": "keras.io pattern (no TFP), `model.fit`, jit_compile=False (Keras' `auto` on a CPU)",
     "pythae_trainer": "Pythae `VAE`, `BaseTrainer`",
@@ -258,6 +266,57 @@ class KerasFit:
         return (end[1][0] - start[1][0]) * scale, (end[1][1] - start[1][1]) * scale
 
 
+class ChildProcess:
+    """A contender trained in a child process of the benchmark's script (`--serve KEY`),
+    for settings TensorFlow fixes when it starts (its threads). The child builds the
+    contender, then trains one round per request; it sleeps on its pipe in between,
+    so the rounds still alternate with the other contenders'."""
+
+    def __init__(self, script: str, key: str):
+        self.proc = subprocess.Popen([sys.executable, script, "--serve", key], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        atexit.register(self.close)
+        self.parameters = self._reply()["parameters"]
+
+    def _reply(self) -> dict:
+        # Only the protocol's lines: anything else a library prints is skipped.
+        for line in self.proc.stdout:
+            if line.startswith(SERVE_PREFIX):
+                return json.loads(line[len(SERVE_PREFIX):])
+        raise RuntimeError(f"the child process serving a contender ended (exit code {self.proc.wait()})")
+
+    def run(self, warmup: int, steps: int) -> tuple[float, float]:
+        self.proc.stdin.write(f"{warmup} {steps}\n")
+        self.proc.stdin.flush()
+        reply = self._reply()
+        return reply["wall"], reply["cpu"]
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait()
+
+
+def serve(key: str, bf16=False, requests=sys.stdin, replies=sys.stdout):
+    """The child's side of `ChildProcess`: sets this process up as `zoo train` would for
+    `key`, builds the contender, then answers "WARMUP STEPS" lines until its input ends."""
+    from zoo.training import use_one_thread_per_op
+
+    if use_one_thread_per_op(cores()) != cores():
+        raise RuntimeError("TensorFlow started before its threads were set")
+    runner, parameters = make_contenders([key], bf16=bf16)[key]
+
+    def reply(**fields):
+        replies.write(SERVE_PREFIX + json.dumps(fields) + "\n")
+        replies.flush()
+
+    reply(parameters=parameters)
+    for line in requests:
+        warmup, steps = (int(v) for v in line.split())
+        wall, cpu = runner.run(warmup, steps)
+        reply(wall=wall, cpu=cpu)
+
+
 class PythaeTrainerRun:
     """Pythae's BaseTrainer, one epoch over (warmup + steps) batches per run."""
 
@@ -345,14 +404,21 @@ def count_parameters(model) -> int:
     return int(sum(p.numel() for p in model.parameters()))
 
 
-def make_contenders(keys, bf16=False):
-    """{key: (runner, parameter count)} for the requested contender keys."""
+def make_contenders(keys, bf16=False, script=None):
+    """{key: (runner, parameter count)} for the requested contender keys; with `script`
+    (the benchmark's entry point), those in IN_CHILD_PROCESS run in a child process of it."""
     import keras
 
     import zoo
     from zoo.optimizers import FusedAdam
+    from zoo.training import load_recipe, resolve_batch_slices
 
     out = {}
+    if script:
+        for key in [k for k in keys if k in IN_CHILD_PROCESS]:
+            child = ChildProcess(script, key)
+            out[key] = (child, child.parameters)
+        keys = [k for k in keys if k not in out]
     need_tf = [k for k in keys if not k.startswith("pythae")]
     if need_tf:
         keras.utils.set_random_seed(0)
@@ -368,8 +434,10 @@ def make_contenders(keys, bf16=False):
             spe = 8 if key.endswith("spe8") else 1
             # Ours with the optimizer `zoo train` uses; the keras.io pattern with Keras' own.
             optimizer = (keras.optimizers.Adam if key.startswith("keras_io") else FusedAdam)(LEARNING_RATE)
-            model.compile(optimizer=optimizer, jit_compile="_jit" in key,
-                          steps_per_execution=spe)
+            options = {}
+            if key == "ours_sliced":  # its batches cut as `zoo train` cuts them here
+                options["batch_slices"] = resolve_batch_slices("auto", load_recipe(RECIPE), False, "one_device")
+            model.compile(optimizer=optimizer, jit_compile="_jit" in key, steps_per_execution=spe, **options)
             ds = dataset
             if key.endswith("cached"):
                 ds = dataset.take(20).cache().repeat()

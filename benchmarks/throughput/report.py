@@ -74,6 +74,9 @@ def render(info: dict, results: dict, params: dict, nll, explore, args, cpu=None
         ("ours_jit", "pythae_loop", "ours (jit) / Pythae plain torch loop"),
         ("ours_nojit", "pythae_trainer", "ours (no jit) / Pythae trainer"),
         ("ours_nojit", "pythae_loop", "ours (no jit) / Pythae plain torch loop"),
+        ("ours_sliced", "pythae_trainer", "ours as `zoo train` runs it (sliced) / Pythae trainer"),
+        ("ours_sliced", "pythae_loop", "ours as `zoo train` runs it (sliced) / Pythae plain torch loop"),
+        ("ours_sliced", "ours_nojit", "ours, batch slices with a thread per op / one batch over all threads"),
         ("ours_jit", "keras_io_jit", "ours / keras.io pattern, both jit"),
         ("ours_nojit", "keras_io_nojit", "ours / keras.io pattern, both without jit"),
         ("ours_jit", "keras_io_nojit", "ours (jit) / keras.io pattern as Keras runs it by default on CPU (no jit)"),
@@ -150,11 +153,17 @@ def _verdict(ratios) -> str:
 
 
 def default_contender() -> tuple:
-    """(the recipe's jit_compile setting, the contender `zoo train` runs with it on this machine)."""
-    from zoo.training import load_recipe, resolve_jit_compile
+    """(what `zoo train` sets for the recipe on this machine, in words; the contender that runs the same)."""
+    from zoo.training import load_recipe, resolve_batch_slices, resolve_jit_compile
 
-    setting = load_recipe(RECIPE)["training"].get("jit_compile", False)
-    return setting, "ours_jit" if resolve_jit_compile(setting) else "ours_nojit"
+    recipe = load_recipe(RECIPE)
+    setting = recipe["training"].get("jit_compile", False)
+    jit = resolve_jit_compile(setting)
+    slices = resolve_batch_slices(recipe["training"].get("batch_slices", "auto"), recipe, jit, "one_device")
+    what = f"the recipe's jit_compile {setting!r} and batch_slices {slices} on this machine"
+    if jit:
+        return what, "ours_jit"
+    return what, "ours_sliced" if slices > 1 else "ours_nojit"
 
 
 def findings(results, explore, cpu=None) -> list[str]:
@@ -172,8 +181,13 @@ def findings(results, explore, cpu=None) -> list[str]:
     for py in ("pythae_trainer", "pythae_loop"):
         r = pr(default, py)
         if r:
-            out.append(f"- Ours as `zoo train` runs it here (`{default}`: the recipe's jit_compile {setting!r} on "
-                       f"this machine) vs `{py}`: {statistics.median(r):.2f}x its images/s, {_verdict(r)}.")
+            out.append(f"- Ours as `zoo train` runs it here (`{default}`: {setting}) vs `{py}`: "
+                       f"{statistics.median(r):.2f}x its images/s, {_verdict(r)}.")
+    r = pr("ours_sliced", "ours_nojit")
+    if r:
+        out.append(f"- Batch slices, one per core, with one thread per op (`ours_sliced`) vs the whole batch's ops "
+                   f"each spread over all cores (`ours_nojit`): {statistics.median(r):.2f}x the images/s, "
+                   f"{_verdict(r)}.")
     for a, b in (("ours_jit", "keras_io_jit"), ("ours_nojit", "keras_io_nojit")):
         r = pr(a, b)
         if r:

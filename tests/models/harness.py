@@ -17,7 +17,9 @@ Given a model class and small constructor arguments, it checks, on real MNIST:
 
 TFLite conversion is not run here (slow; tests/test_export.py covers it on the VAE
 and the CVAE). Run order is (a), (e), (b), (c), (d): the round trips and the export
-see a trained model with optimizer state, not a freshly initialized one.
+see a trained model with optimizer state, not a freshly initialized one. Last, (f):
+a loss declared a mean of per-example losses is one, and trains in batch slices
+(`compile(batch_slices=2)`); any other loss refuses them.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import warnings
 import h5py
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import zoo
@@ -299,8 +302,36 @@ def check_export_parity(model, data, directory):
 # --------------------------------------------------------------------------- all of it
 
 
+# --------------------------------------------------------------------------- (f) batch slices
+
+
+def check_batch_slices(model, data):
+    """A loss declared a mean of per-example losses (`loss_is_per_example`) is one: an
+    example's terms stay the same when another example of the batch changes (same
+    noise), and a step in slices runs on a batch they do not divide. A loss that reads
+    the whole batch refuses slices."""
+    _, _, xte, yte = data
+    if not model.loss_is_per_example(model.get_config()):
+        with pytest.raises(ValueError, match="not a mean of per-example losses"):
+            model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), batch_slices=2)
+        return
+    state = keras.ops.convert_to_numpy(model.seed_generator.state)
+
+    def terms(rows):
+        model.seed_generator.state.assign(state)  # the same noise for both batches
+        return model.loss_terms(tf.constant(xte[rows]), _condition(model, yte[rows]), training=True)
+
+    whole, other = terms([0, 1, 2, 3]), terms([0, 1, 4, 5])
+    for name in whole:
+        np.testing.assert_allclose(whole[name][:2], other[name][:2], rtol=1e-5, atol=1e-4, err_msg=name)
+    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), jit_compile=False, batch_slices=2)
+    batch = (xte[:5], yte[:5]) if model.conditional else (xte[:5],)
+    history = model.fit(*batch, batch_size=5, epochs=1, verbose=0).history
+    assert all(math.isfinite(v[-1]) for v in history.values()), history
+
+
 def run_model_test(cls, init_kwargs, data, directory):
-    """Runs (a), (e), (b), (c), (d) on `cls(**init_kwargs)`; `data` is
+    """Runs (a), (e), (b), (c), (d), (f) on `cls(**init_kwargs)`; `data` is
     (x_train, y_train, x_test, y_test) of binarized MNIST, `directory` a scratch folder.
 
     Returns a dict of what was measured (losses, the export metadata).
@@ -310,4 +341,5 @@ def run_model_test(cls, init_kwargs, data, directory):
     check_keras_round_trip(model, data, str(directory))
     check_preset_round_trip(model, data, str(directory))
     meta = check_export_parity(model, data, str(directory))
+    check_batch_slices(model, data)
     return {"loss_before": before, "loss_after": after, "export": meta}

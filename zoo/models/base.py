@@ -142,6 +142,7 @@ class LatentVariableModel(keras.Model):
             aggregation="only_first_replica", name="schedule_step",
         )
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
+        self.batch_slices = 1  # set by `compile`
         self.build_extra()
         self.built = True
 
@@ -407,6 +408,65 @@ class LatentVariableModel(keras.Model):
             tracker.update_state(terms[name])
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
+    @classmethod
+    def loss_is_per_example(cls, config: dict) -> bool:
+        """Whether the loss of a model of this class built from `config` is a mean of
+        per-example losses, so that a batch's gradient is the size-weighted mean of its
+        slices' gradients (what `compile(batch_slices=n)` relies on). Free bits clamp
+        the batch-mean KL per dimension, a batch quantity; variants whose loss reads
+        the whole batch (an MMD, a batch covariance, a discriminator) say False."""
+        return not config.get("free_bits")
+
+    def compile(self, *args, batch_slices=1, **kwargs):
+        """Keras' `compile`, with `batch_slices`: the training and test steps cut each
+        batch into that many slices and compute their loss terms as independent pieces
+        of one graph (one gradient tape), the same objective on the same batch.
+
+        TensorFlow's inter-op scheduler runs independent pieces side by side, so on a
+        CPU with one intra-op thread per op and one inter-op thread per slice every
+        core is busy with its own slice, which for the zoo's small convolutions is
+        faster than every op split over all cores (`zoo train` sets this up where it
+        measured faster; see `zoo.training.resolve_batch_slices`).
+
+        Raises:
+            ValueError: `batch_slices` is not a positive int, or is > 1 for a loss
+                that reads the whole batch (`loss_is_per_example`).
+        """
+        if isinstance(batch_slices, bool) or not isinstance(batch_slices, int) or batch_slices < 1:
+            raise ValueError(f"batch_slices must be a positive int, got {batch_slices!r}")
+        if batch_slices > 1 and not self.loss_is_per_example(self.get_config()):
+            raise ValueError(f"batch_slices={batch_slices}: {type(self).__name__}'s loss (with this config) is "
+                             "not a mean of per-example losses, so slices would change it; use 1")
+        self.batch_slices = batch_slices
+        super().compile(*args, **kwargs)
+
+    def get_compile_config(self):
+        # Keras saves compile's arguments with a model (.keras files); the slices are one.
+        config = super().get_compile_config()
+        return {**config, "batch_slices": self.batch_slices} if config else config
+
+    def compile_from_config(self, config):
+        # Keras' own skips a model whose compile is overridden (it cannot know the extra
+        # arguments); this one knows them.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)  # its slots, for the weights file to fill
+
+    def sliced_loss_terms(self, x, condition, training):
+        """`loss_terms` of the batch computed over `batch_slices` equal slices of it and
+        concatenated back into per-example tensors [B]. A batch that the slices do not
+        divide (an epoch's last) is completed with zero images, whose terms are dropped:
+        an empty slice is not an option (oneDNN's convolutions reject empty batches)."""
+        slices = self.batch_slices
+        if slices == 1:
+            return self.loss_terms(x, condition, training)
+        batch = tf.shape(x)[0]
+        padding = [[0, (-batch) % slices]]
+        xs = tf.split(tf.pad(x, padding + [[0, 0]] * (len(x.shape) - 1)), slices)
+        cs = [None] * slices if condition is None else tf.split(tf.pad(condition, padding + [[0, 0]]), slices)
+        parts = [self.loss_terms(xi, ci, training) for xi, ci in zip(xs, cs)]
+        return {name: tf.concat([p[name] for p in parts], axis=0)[:batch] for name in parts[0]}
+
     def scaled_loss(self, per_example_loss):
         """Batch mean, divided by the replica count so that the cross-replica sum of
         gradients is the gradient of the global-batch mean."""
@@ -416,7 +476,7 @@ class LatentVariableModel(keras.Model):
     def train_step(self, data):
         x, condition = self.unpack_batch(data)
         with tf.GradientTape() as tape:
-            terms = self.loss_terms(x, condition, training=True)
+            terms = self.sliced_loss_terms(x, condition, training=True)
             loss = self.scaled_loss(terms["loss"])
         variables = self.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
@@ -430,7 +490,7 @@ class LatentVariableModel(keras.Model):
 
     def test_step(self, data):
         x, condition = self.unpack_batch(data)
-        return self.update_metrics(self.loss_terms(x, condition, training=False))
+        return self.update_metrics(self.sliced_loss_terms(x, condition, training=False))
 
     # ------------------------------------------------------------------ serialization
 

@@ -115,6 +115,10 @@ class BetaTCVAE(LatentVariableModel):
             raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
         super().__init__(beta=beta, **kwargs)
 
+    @classmethod
+    def loss_is_per_example(cls, config):
+        return False  # log q(z) is estimated from the batch's posteriors
+
     def loss_terms(self, x, condition, training):
         t = self.elbo_terms(x, condition, training)
         posterior, z = t["posterior"], t["z"]

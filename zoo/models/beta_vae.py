@@ -51,6 +51,11 @@ class BetaVAE(VAE):
     def capacity_enabled(self) -> bool:
         return bool(self.capacity_max)
 
+    @classmethod
+    def loss_is_per_example(cls, config):
+        # The capacity form penalizes the batch-mean KL's distance from C.
+        return super().loss_is_per_example(config) and not config.get("capacity_max")
+
     def capacity(self):
         """The current target capacity C in nats, at the model's `schedule_step`."""
         return (self.capacity_max or 0.0) * self.schedule_progress(self.capacity_steps)

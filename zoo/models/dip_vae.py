@@ -76,6 +76,10 @@ class DIPVAE(LatentVariableModel):
             return self.lambda_d
         return (10.0 if self.dip_type == "i" else 1.0) * self.lambda_od
 
+    @classmethod
+    def loss_is_per_example(cls, config):
+        return False  # the penalty reads the covariance of the batch's posterior means
+
     def loss_terms(self, x, condition, training):
         t = self.elbo_terms(x, condition, training)
         kl_in_loss = self.free_bits_kl(t["posterior"], t["z"], t["kl"])

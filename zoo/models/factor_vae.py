@@ -87,6 +87,10 @@ class FactorVAE(LatentVariableModel):
     def _tc_logit(self, z, training):
         return tf.squeeze(self.discriminator(z, training=training), axis=-1)
 
+    @classmethod
+    def loss_is_per_example(cls, config):
+        return False  # the discriminator sees the batch's codes permuted across examples
+
     def loss_terms(self, x, condition, training):
         t = self.elbo_terms(x, condition, training)
         kl_in_loss = self.free_bits_kl(t["posterior"], t["z"], t["kl"])

@@ -336,6 +336,10 @@ class VQVAE(LatentVariableModel):
 
     # ------------------------------------------------------------------ objective
 
+    @classmethod
+    def loss_is_per_example(cls, config):
+        return False  # the codebook's moving averages and restarts are updated from the whole batch
+
     def loss_terms(self, x, condition, training):
         z_e = self.encoder(x, training=training)
         codes, z_q = self.nearest_codes(z_e)

@@ -136,6 +136,10 @@ class WAE(AE):
         prior_z = self.prior_distribution().sample(tf.shape(z)[0], seed=self.draw_seed() if seed is None else seed)
         return mmd_unbiased(z, prior_z, self.kernel, self.kernel_scales)
 
+    @classmethod
+    def loss_is_per_example(cls, config):
+        return False  # the MMD compares the batch's codes with as many prior draws
+
     def loss_terms(self, x, condition, training):
         posterior = self.posterior_for(x, condition, training)
         z = posterior.sample(seed=self.draw_seed()) if self.stochastic_encoder else posterior.mean()
