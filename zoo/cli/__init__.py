@@ -14,8 +14,8 @@ oneDNN: unless you set TF_ENABLE_ONEDNN_OPTS yourself, a command runs with
 TensorFlow's oneDNN kernels on (`ONEDNN_DEFAULT`). TensorFlow turns them on by itself
 only on some CPUs (AVX-512 ones). `vae_mnist` trained with them 1.27x faster on an
 AVX2 EPYC (2,942 against 2,314 images/s: benchmarks/training_throughput_avx2*.md, a
-busy machine) and 1.40x on an idle AVX-512 one (3,320 against 2,363:
-benchmarks/training_throughput.md and training_throughput_onednn_off.md).
+busy machine) and 1.72x on an idle AVX-512 one, as `zoo train` runs it (4,233 against
+2,461: benchmarks/training_throughput.md and training_throughput_onednn_off.md).
 Results differ from TensorFlow's own kernels in the last float bits; model cards
 record the setting. `TF_ENABLE_ONEDNN_OPTS=0 zoo ...` turns them off.
 """
