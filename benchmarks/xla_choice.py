@@ -64,9 +64,10 @@ def parse_args(argv=None):
     return args
 
 
-def recipe_fit(recipe: dict, jit: bool, train_split):
+def recipe_fit(recipe: dict, jit: bool, train_split, batch_slices: int = 1):
     """A `KerasFit` (the throughput benchmark's timed `model.fit`) of the recipe's model,
-    compiled as `zoo train` compiles it (but for `jit`), on the recipe's batches."""
+    compiled as `zoo train` compiles it (but for `jit` and `batch_slices`), on the
+    recipe's batches."""
     import keras
 
     from benchmarks.throughput.contenders import KerasFit
@@ -79,7 +80,7 @@ def recipe_fit(recipe: dict, jit: bool, train_split):
                               int(t.get("seed", 0)), 0, 1000)
     keras.utils.set_random_seed(0)
     model = build_model(recipe)
-    model.compile(optimizer=FusedAdam(float(t["learning_rate"])), jit_compile=jit)
+    model.compile(optimizer=FusedAdam(float(t["learning_rate"])), jit_compile=jit, batch_slices=batch_slices)
     return KerasFit(model, batches)
 
 

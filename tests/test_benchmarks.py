@@ -342,6 +342,22 @@ def test_xla_choice_times_both_settings_and_refuses_unknown_recipes(tmp_path):
     assert int(cells[1]) == 128 and float(cells[2]) > 0 and float(cells[3]) > 0
 
 
+def test_batch_slices_times_both_processes_and_refuses_recipes_it_would_not_slice(tmp_path):
+    if machine.cores() < 2:
+        pytest.skip("one core: zoo train slices nothing here")
+    batch_slices = load_benchmark("batch_slices")
+    with pytest.raises(SystemExit) as exit_info:  # WAE's loss reads the whole batch
+        batch_slices.parse_args(["--recipes", "vae_mnist,wae_mnist"])
+    assert exit_info.value.code == 2
+    assert [batch_slices.setting_for(r) for r in (1.2, 1.01, 0.8)] == ["auto", "auto", 1]
+    out = tmp_path / "slices.md"
+    batch_slices.main(["--recipes", "vae_mnist", "--steps", "2", "--warmup", "1", "--rounds", "1", "--out", str(out)],
+                      log=lambda msg: None)
+    row = next(line for line in out.read_text().splitlines() if line.startswith("| `vae_mnist`"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert int(cells[1]) == 128 and float(cells[2]) > 0 and float(cells[3]) > 0
+
+
 def test_training_parts_times_keras_and_the_zoo_with_and_without_xla(tmp_path):
     training_parts = load_benchmark("training_parts")
     with pytest.raises(SystemExit):

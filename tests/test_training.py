@@ -49,6 +49,17 @@ def test_recipes_follow_the_committed_xla_measurement():
 
 
 
+def test_recipes_follow_the_committed_slices_measurement():
+    """Each measured recipe's batch_slices is what benchmarks/batch_slices.md gives it (absent: "auto")."""
+    table = os.path.join(os.path.dirname(RECIPES_DIR), os.pardir, "benchmarks", "batch_slices.md")
+    with open(table) as f:
+        rows = [line.strip("|\n").split("|") for line in f if line.startswith("| `")]
+    assert rows
+    for cells in rows:
+        name, setting = cells[0].strip().strip("`"), json.loads(cells[-1].strip().strip("`"))
+        assert load_recipe(name)["training"].get("batch_slices", "auto") == setting, name
+
+
 def test_auto_slices_one_per_core_only_where_they_apply():
     vae, wae = load_recipe("vae_mnist"), load_recipe("wae_mnist")
     cores = 1 if ACCELERATED else usable_cores()

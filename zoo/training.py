@@ -88,10 +88,11 @@ def resolve_jit_compile(setting) -> bool:
 def resolve_batch_slices(setting, recipe: dict, jit_compile: bool, strategy_name: str) -> int:
     """A recipe's `training.batch_slices` as the count `LatentVariableModel.compile` takes.
 
-    `"auto"` (the default) is one slice per usable CPU core where that measured faster
-    (`benchmarks/training_throughput.md`): no GPU or TPU, no XLA (which runs a step's
-    ops one after another and would be left one thread), one device, and a loss that
-    is a mean of per-example losses (`loss_is_per_example`); 1 otherwise.
+    `"auto"` (the default) is one slice per usable CPU core where slices can run side by
+    side: no GPU or TPU, no XLA (which runs a step's ops one after another and would be
+    left one thread), one device, and a loss that is a mean of per-example losses
+    (`loss_is_per_example`); 1 otherwise. A recipe whose slices measured slower says 1
+    (`benchmarks/batch_slices.md`).
 
     Raises:
         ValueError: the setting is not a positive int or "auto".

@@ -267,23 +267,22 @@ class KerasFit:
 
 
 class ChildProcess:
-    """A contender trained in a child process of the benchmark's script (`--serve KEY`),
-    for settings TensorFlow fixes when it starts (its threads). The child builds the
-    contender, then trains one round per request; it sleeps on its pipe in between,
-    so the rounds still alternate with the other contenders'."""
+    """A runner in a child process (`command`, which ends in `serve_rounds`), for
+    settings TensorFlow fixes when it starts (its threads). The child builds its runner,
+    then trains one round per request; it sleeps on its pipe in between, so rounds
+    still alternate with the other runners'. `info` is what the child said when ready."""
 
-    def __init__(self, script: str, key: str):
-        self.proc = subprocess.Popen([sys.executable, script, "--serve", key], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
+    def __init__(self, command: list[str]):
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         atexit.register(self.close)
-        self.parameters = self._reply()["parameters"]
+        self.info = self._reply()
 
     def _reply(self) -> dict:
         # Only the protocol's lines: anything else a library prints is skipped.
         for line in self.proc.stdout:
             if line.startswith(SERVE_PREFIX):
                 return json.loads(line[len(SERVE_PREFIX):])
-        raise RuntimeError(f"the child process serving a contender ended (exit code {self.proc.wait()})")
+        raise RuntimeError(f"the child process serving a runner ended (exit code {self.proc.wait()})")
 
     def run(self, warmup: int, steps: int) -> tuple[float, float]:
         self.proc.stdin.write(f"{warmup} {steps}\n")
@@ -297,24 +296,30 @@ class ChildProcess:
             self.proc.wait()
 
 
-def serve(key: str, bf16=False, requests=sys.stdin, replies=sys.stdout):
-    """The child's side of `ChildProcess`: sets this process up as `zoo train` would for
-    `key`, builds the contender, then answers "WARMUP STEPS" lines until its input ends."""
+def serve_rounds(runner, info: dict, requests=sys.stdin, replies=sys.stdout):
+    """The child's side of `ChildProcess`: says `info`, then answers "WARMUP STEPS" lines
+    with the runner's (wall, CPU) seconds until its input ends."""
+
+    def reply(fields):
+        replies.write(SERVE_PREFIX + json.dumps(fields) + "\n")
+        replies.flush()
+
+    reply(info)
+    for line in requests:
+        warmup, steps = (int(v) for v in line.split())
+        wall, cpu = runner.run(warmup, steps)
+        reply({"wall": wall, "cpu": cpu})
+
+
+def serve(key: str, bf16=False):
+    """A child process's contender `key`, set up as `zoo train` would set it up here
+    (TensorFlow's threads first), served round by round (`serve_rounds`)."""
     from zoo.training import use_one_thread_per_op
 
     if use_one_thread_per_op(cores()) != cores():
         raise RuntimeError("TensorFlow started before its threads were set")
     runner, parameters = make_contenders([key], bf16=bf16)[key]
-
-    def reply(**fields):
-        replies.write(SERVE_PREFIX + json.dumps(fields) + "\n")
-        replies.flush()
-
-    reply(parameters=parameters)
-    for line in requests:
-        warmup, steps = (int(v) for v in line.split())
-        wall, cpu = runner.run(warmup, steps)
-        reply(wall=wall, cpu=cpu)
+    serve_rounds(runner, {"parameters": parameters})
 
 
 class PythaeTrainerRun:
@@ -416,8 +421,8 @@ def make_contenders(keys, bf16=False, script=None):
     out = {}
     if script:
         for key in [k for k in keys if k in IN_CHILD_PROCESS]:
-            child = ChildProcess(script, key)
-            out[key] = (child, child.parameters)
+            child = ChildProcess([sys.executable, script, "--serve", key])
+            out[key] = (child, child.info["parameters"])
         keys = [k for k in keys if k not in out]
     need_tf = [k for k in keys if not k.startswith("pythae")]
     if need_tf:
