@@ -31,10 +31,9 @@ ROOT = os.path.dirname(HERE)
 if ROOT not in sys.path:  # run as `python benchmarks/batch_slices.py`: this checkout's packages
     sys.path.insert(0, ROOT)
 
-from zoo.cli import use_onednn_by_default  # noqa: E402  (imports no TensorFlow)
-
-# Slices are called faster or slower only beyond this ratio; within it, "no difference".
-SAME_WITHIN = 0.03
+from benchmarks.xla_choice import SAME_WITHIN  # noqa: E402  (imports no TensorFlow)
+from benchmarks.xla_choice import verdict as speed_up_verdict  # noqa: E402
+from zoo.cli import use_onednn_by_default  # noqa: E402
 
 
 def sliced_recipes() -> list[str]:
@@ -116,12 +115,8 @@ def measure(name: str, args, slices: int, log=print) -> dict:
 
 
 def verdict(ratio: float) -> str:
-    """What a speed-up ratio of slices over the whole batch says."""
-    if ratio > 1 + SAME_WITHIN:
-        return "slices faster"
-    if ratio < 1 - SAME_WITHIN:
-        return "slices slower"
-    return "no difference"
+    """What a speed-up ratio of slices over the whole batch says (XLA's table's rule)."""
+    return speed_up_verdict(ratio, "slices")
 
 
 def setting_for(ratio: float):

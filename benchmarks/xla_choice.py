@@ -100,12 +100,12 @@ def measure(recipe: dict, args, log=print) -> dict:
     return out
 
 
-def verdict(ratio: float) -> str:
-    """What a speed-up ratio of XLA over no XLA says."""
+def verdict(ratio: float, what: str = "XLA") -> str:
+    """What a speed-up ratio of `what` (XLA) over the alternative says."""
     if ratio > 1 + SAME_WITHIN:
-        return "XLA faster"
+        return f"{what} faster"
     if ratio < 1 - SAME_WITHIN:
-        return "XLA slower"
+        return f"{what} slower"
     return "no difference"
 
 

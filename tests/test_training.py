@@ -36,27 +36,24 @@ def test_every_recipe_has_a_valid_setting():
         resolve_jit_compile(training.get("jit_compile", False))  # raises on a bad one
 
 
-def test_recipes_follow_the_committed_xla_measurement():
-    """Each recipe's jit_compile is what benchmarks/xla_choice.md's measurement gives it."""
-    table = os.path.join(os.path.dirname(RECIPES_DIR), os.pardir, "benchmarks", "xla_choice.md")
+def _table_settings(table_name: str) -> dict:
+    """{recipe: the setting in the last column} of a committed per-recipe benchmark table."""
+    table = os.path.join(os.path.dirname(RECIPES_DIR), os.pardir, "benchmarks", table_name)
     with open(table) as f:
         rows = [line.strip("|\n").split("|") for line in f if line.startswith("| `")]
-    assert rows
-    for cells in rows:
-        name, setting = cells[0].strip().strip("`"), json.loads(cells[-1].strip().strip("`"))
-        with open(os.path.join(RECIPES_DIR, f"{name}.json")) as f:
-            assert json.load(f)["training"].get("jit_compile", False) == setting, name
+    assert rows, table
+    return {cells[0].strip().strip("`"): json.loads(cells[-1].strip().strip("`")) for cells in rows}
 
+
+def test_recipes_follow_the_committed_xla_measurement():
+    """Each recipe's jit_compile is what benchmarks/xla_choice.md's measurement gives it."""
+    for name, setting in _table_settings("xla_choice.md").items():
+        assert load_recipe(name)["training"].get("jit_compile", False) == setting, name
 
 
 def test_recipes_follow_the_committed_slices_measurement():
     """Each measured recipe's batch_slices is what benchmarks/batch_slices.md gives it (absent: "auto")."""
-    table = os.path.join(os.path.dirname(RECIPES_DIR), os.pardir, "benchmarks", "batch_slices.md")
-    with open(table) as f:
-        rows = [line.strip("|\n").split("|") for line in f if line.startswith("| `")]
-    assert rows
-    for cells in rows:
-        name, setting = cells[0].strip().strip("`"), json.loads(cells[-1].strip().strip("`"))
+    for name, setting in _table_settings("batch_slices.md").items():
         assert load_recipe(name)["training"].get("batch_slices", "auto") == setting, name
 
 
