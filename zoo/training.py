@@ -222,6 +222,11 @@ def train(
         strategy: one of `zoo.cluster.STRATEGIES`. Under "multi_worker" (one process
             per worker, each with its `TF_CONFIG`) only the chief writes the work
             directory and the preset; the batch size is the global batch.
+
+    Where the recipe's `batch_slices` comes to more than 1 (`resolve_batch_slices`) and
+    TensorFlow has not started yet, this sets its threads for the rest of the process:
+    one per op, one inter-op thread per slice (`use_one_thread_per_op`). A resumed run
+    repeats an uninterrupted one when both cut batches into the same slices.
     Returns:
         (model, history dict)
     """
@@ -270,7 +275,6 @@ def _train(recipe, work_dir, epochs, take, verbose, extra_callbacks, strategy, s
     steps = epochs * per_epoch
     schedule = keras.optimizers.schedules.CosineDecay(
         float(t["learning_rate"]), decay_steps=max(1, steps), alpha=float(t.get("final_learning_rate_fraction", 0.0)))
-
 
     def compiled_model(warm=False):
         """A new compiled model of the recipe, warm-started if `warm`."""
