@@ -91,3 +91,19 @@ def test_zoo_train_slices_each_batch_per_core_in_a_fresh_process(tmp_path):
     card = json.loads((out / "metadata.json").read_text())
     assert card["batch_slices"] == (1 if ACCELERATED else usable_cores())
     assert card["jit_compile"] is ACCELERATED
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(RECIPES_DIR, "pending", "*.json"))),
+                         ids=os.path.basename)
+def test_every_pending_recipe_builds_and_scores_its_data(path):
+    """A recipe waiting for its training builds its model, whose loss on two real images is finite."""
+    import numpy as np
+
+    from zoo import data
+    from zoo.training import build_model
+
+    recipe = load_recipe(path)
+    model = build_model(recipe)
+    x, _ = data.load_numpy(recipe["dataset"], "test", recipe["preprocessing"], take=2)
+    terms = model.loss_terms(tf.constant(x), None, training=False)
+    assert np.isfinite(terms["loss"].numpy()).all() and terms["loss"].shape == (2,)
