@@ -69,6 +69,11 @@ def build_model(recipe: dict):
     return cls(image_shape=spec.image_shape, name=recipe["name"], **config)
 
 
+def has_accelerator() -> bool:
+    """Whether TensorFlow sees a GPU or TPU (without starting its runtime)."""
+    return any(tf.config.list_physical_devices(kind) for kind in ("GPU", "TPU"))
+
+
 def resolve_jit_compile(setting) -> bool:
     """A recipe's `training.jit_compile` as Keras' `jit_compile` flag.
 
@@ -81,7 +86,7 @@ def resolve_jit_compile(setting) -> bool:
     if not (isinstance(setting, bool) or setting == "auto"):
         raise ValueError(f'training.jit_compile must be true, false or "auto", got {setting!r}')
     if setting == "auto":
-        return any(tf.config.list_physical_devices(kind) for kind in ("GPU", "TPU"))
+        return has_accelerator()
     return setting
 
 
@@ -101,9 +106,8 @@ def resolve_batch_slices(setting, recipe: dict, jit_compile: bool, strategy_name
         raise ValueError(f'training.batch_slices must be a positive int or "auto", got {setting!r}')
     if setting != "auto":
         return setting
-    accelerated = any(tf.config.list_physical_devices(kind) for kind in ("GPU", "TPU"))
     per_example = get_model_class(recipe["variant"]).loss_is_per_example(recipe["model"])
-    if accelerated or jit_compile or strategy_name != "one_device" or not per_example:
+    if has_accelerator() or jit_compile or strategy_name != "one_device" or not per_example:
         return 1
     return usable_cores()
 
