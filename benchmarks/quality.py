@@ -105,7 +105,8 @@ def rows(cards):
         if sq:
             samples.append([name, _fmt(sq["frechet_distance"]), _fmt(sq["frechet_distance_train_vs_test"]),
                             _fmt(sq["precision"], 3), _fmt(sq["recall"], 3),
-                            _fmt(_get(m, "conditional", "class_fidelity"), 4)])
+                            _fmt(_get(m, "conditional", "class_fidelity"), 4), _fmt(sq.get("num_samples")),
+                            _fmt(_get(sq, "sampling", "images_per_second"), 1)])
         book = m.get("codebook")
         if book:
             codebooks.append([name, book["codes"], book["used"], _fmt(book["perplexity"], 1),
@@ -159,9 +160,12 @@ def render(cards) -> str:
     if samples:
         out += ["## Samples", "",
                 "Fréchet distance (FD), precision and recall in the features of the dataset's judge classifier",
-                "(`saved_models/judges/`), 10k prior samples vs test images; the real train-vs-test FD is the floor.",
-                "Class fidelity: share of a conditional model's samples the judge assigns to the requested class.",
-                "", _table(["preset", "FD", "FD train vs test", "precision", "recall", "class fidelity"], samples), ""]
+                "(`saved_models/judges/`), n prior samples vs as many test images (FD grows as n shrinks: compare",
+                "rows of the same n); the real train-vs-test FD is the floor. Class fidelity: share of a conditional",
+                "model's samples the judge assigns to the requested class. Images/s: `model.sample` in one batch of",
+                "64 on the machine of the card (cards evaluated before it was measured show –).",
+                "", _table(["preset", "FD", "FD train vs test", "precision", "recall", "class fidelity", "n",
+                            "images/s"], samples), ""]
     if codebooks:
         out += ["## Codebooks (VQ-VAEs)", "",
                 "Codes used by the test images, the perplexity exp(H) of their shares (the number of equally used",
@@ -213,7 +217,9 @@ def readme_table(cards) -> str:
         if _get(m, "conditional", "class_fidelity") is not None:
             extra.append(f"class fidelity {m['conditional']['class_fidelity']:.1%}")
         if _get(m, "sample_quality", "frechet_distance") is not None:
-            extra.append(f"FD {m['sample_quality']['frechet_distance']:.1f}")
+            samples = m["sample_quality"].get("num_samples", 10000)
+            extra.append(f"FD {m['sample_quality']['frechet_distance']:.1f}"
+                         + ("" if samples == 10000 else f" ({samples} samples)"))
         if point_mass:
             extra.append(f"codebook perplexity {m['codebook']['perplexity']:.0f} of {m['codebook']['codes']}")
         if _get(m, "disentanglement", "mig", "discrete_mig") is not None:

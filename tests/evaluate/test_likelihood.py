@@ -4,7 +4,14 @@ likelihood-path variant trained on real MNIST: finite, and above the ELBO."""
 import numpy as np
 import pytest
 
-from zoo.evaluate.likelihood import importance_sampled_log_likelihood
+import zoo
+from zoo.evaluate.likelihood import (
+    CHUNK_CANDIDATES,
+    DEFAULT_CHUNKS,
+    default_chunks,
+    fitting_candidates,
+    importance_sampled_log_likelihood,
+)
 
 from conftest import LIKELIHOOD_VARIANTS
 
@@ -76,3 +83,17 @@ def test_quick_check_keeps_the_shape_the_cards_were_measured_with(monkeypatch):
     name = "vae_mnist"
     report.quick_check(zoo.load(name), zoo.presets.read_metadata(name))
     assert (seen["batch_size"], seen["k_chunk"]) == likelihood.DEFAULT_CHUNKS == (100, 100)
+
+
+def test_a_model_that_caps_its_decodes_per_call_is_evaluated_in_smaller_calls():
+    """A PixelVAE decodes with a PixelCNN over every pixel: the evaluator's default
+    100 x 100 decodes a call outgrew the machine's memory, so its calls hold at most
+    `max_decodes_per_call`; other models keep the default shape and every candidate."""
+    shape = dict(image_shape=(8, 8, 1), latent_dim=2, widths=(4, 4), hidden_dim=8)
+    pixel_vae = zoo.models.PixelVAE(condition_channels=2, pixelcnn_channels=4, pixelcnn_layers=1, **shape)
+    limit = pixel_vae.max_decodes_per_call
+    assert default_chunks(pixel_vae) == (limit // DEFAULT_CHUNKS[1], DEFAULT_CHUNKS[1])
+    shapes = fitting_candidates(pixel_vae)
+    assert shapes and all(images * samples <= limit for images, samples in shapes)
+    vae = zoo.VAE(**shape)
+    assert default_chunks(vae) == DEFAULT_CHUNKS and set(fitting_candidates(vae)) == set(CHUNK_CANDIDATES)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.evaluate.report import evaluate_preset
+from zoo.evaluate.report import SPEED_DRAWS, evaluate_preset, sampling_speed
 
 from conftest import SMALL
 
@@ -64,6 +64,18 @@ def test_sample_quality_section_uses_the_shipped_judge(trained_preset):
     # A briefly trained tiny VAE is far from the data; real train images are close to real test ones.
     assert metrics["frechet_distance"] > metrics["frechet_distance_train_vs_test"] >= 0
     assert 0 <= metrics["precision"] <= 1 and 0 <= metrics["recall"] <= 1
+    sampling = metrics["sampling"]
+    assert sampling["images"] == SPEED_DRAWS and sampling["images_per_second"] == pytest.approx(
+        SPEED_DRAWS / sampling["seconds"], rel=0.01)
+
+
+def test_sampling_speed_counts_a_pixel_by_pixel_decoder_as_slower():
+    """The card's speed is the sampler's: H x W PixelCNN passes are slower than one decoder pass."""
+    shape = dict(image_shape=(8, 8, 1), latent_dim=2, widths=(4, 4), hidden_dim=8)
+    plain = zoo.VAE(**shape)
+    autoregressive = zoo.models.PixelVAE(condition_channels=2, pixelcnn_channels=4, pixelcnn_layers=1, **shape)
+    fast, slow = sampling_speed(plain, draws=8), sampling_speed(autoregressive, draws=8)
+    assert slow["images_per_second"] < fast["images_per_second"] / 4, (slow, fast)
 
 
 def test_unknown_and_inapplicable_sections_are_named(trained_preset):

@@ -173,7 +173,8 @@ def negative_log_likelihood(model, x, y=None, k: int = 1, seed: int = 0, batch_s
         raise ValueError(f"{type(model).__name__} defines no density over x, so there is no importance-sampled "
                          "bound; its score is the reconstruction error (use k=1)")
     x = _checked_batch(x)
-    step = max(1, min(int(batch_size), MAX_DECODED_PER_BATCH // k))
+    decodes = min(MAX_DECODED_PER_BATCH, model.max_decodes_per_call or MAX_DECODED_PER_BATCH)
+    step = max(1, min(int(batch_size), decodes // k))
     if not model.has_density:
         return _batched(model.reconstruction_error, x, y, step, progress)
     if k == 1:

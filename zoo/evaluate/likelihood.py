@@ -111,6 +111,21 @@ def _calibration_key(model, candidates) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def default_chunks(model) -> tuple[int, int]:
+    """`DEFAULT_CHUNKS`, with fewer images per call for a model whose
+    `max_decodes_per_call` (images x samples; None: no limit) it would exceed."""
+    images, samples = DEFAULT_CHUNKS
+    limit = model.max_decodes_per_call
+    return (images, samples) if limit is None else (max(1, min(images, limit // samples)), samples)
+
+
+def fitting_candidates(model, candidates=CHUNK_CANDIDATES) -> tuple:
+    """The candidate shapes within the model's `max_decodes_per_call`, and its default shape."""
+    limit = model.max_decodes_per_call
+    fitting = [c for c in candidates if limit is None or c[0] * c[1] <= limit]
+    return tuple(dict.fromkeys([*fitting, default_chunks(model)]))
+
+
 def calibrate_chunks(model, x, y=None, candidates=CHUNK_CANDIDATES, cache: bool = True) -> dict:
     """The fastest (images, samples) per call of the IS evaluator for this model here.
 
@@ -177,12 +192,13 @@ def evaluate_likelihood(model, x, y=None, k: int = 5000, seed: int = 0, chunks=D
     Args:
         model, x, y, k, seed: as in `importance_sampled_log_likelihood`.
         chunks: (images, samples) per evaluator call, or "auto": the shape
-            `calibrate_chunks` measures fastest (recorded as "chunk_calibration").
+            `calibrate_chunks` measures fastest among those within the model's
+            `max_decodes_per_call` (recorded as "chunk_calibration").
         progress: as in `importance_sampled_log_likelihood`.
     """
     calibration = None
     if chunks == "auto":
-        calibration = calibrate_chunks(model, x, y)
+        calibration = calibrate_chunks(model, x, y, candidates=fitting_candidates(model))
         chunks = calibration["images_per_call"], calibration["samples_per_call"]
     images_per_call, samples_per_call = chunks
     start = time.time()

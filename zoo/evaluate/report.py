@@ -11,7 +11,7 @@ Sections (each a function of the model and its card; the `SECTIONS` table maps n
 - latents: active units, KL per latent dimension; on labelled data a linear probe
   and k-means purity/NMI on the posterior means (see `representations`).
 - sample_quality: Fréchet distance, precision and recall in the dataset's judge
-  classifier's features (see `sample_quality`, `judges`).
+  classifier's features (see `sample_quality`, `judges`), and the sampling speed.
 - conditional: class fidelity of a conditional model's samples, by the judge.
 - anomaly: every anomaly score (see `anomaly.SCORES`) of the dataset's test images
   against several shifts (the other dataset, rendered glyphs, noise, constant,
@@ -31,7 +31,7 @@ import tensorflow_probability as tfp
 
 from zoo import data
 from zoo.evaluate.anomaly import reconstruction_score
-from zoo.evaluate.likelihood import DEFAULT_CHUNKS, evaluate_likelihood
+from zoo.evaluate.likelihood import default_chunks, evaluate_likelihood
 from zoo.presets import load, read_metadata
 from zoo.training import machine_description
 
@@ -46,6 +46,8 @@ ANOMALY_PAIRS = {"mnist": "fashion_mnist", "fashion_mnist": "mnist"}
 ANOMALY_FPR = 0.05
 ANOMALY_IMAGES = 300
 ANOMALY_IWAE_K = 16
+# Images per batch when the sample_quality section times `model.sample`.
+SPEED_DRAWS = 64
 TYPICALITY_BATCH = 10
 
 
@@ -94,13 +96,14 @@ def applicable_sections(model, card) -> list[str]:
 def quick_check(model, card, seed=0) -> dict:
     """The cheap number the test suite recomputes: the IS-NLL with k=50 on the first
     500 evaluation images (the reconstruction error for models without a density),
-    with the evaluator's shape fixed at `DEFAULT_CHUNKS`, as when the cards were written."""
+    with the evaluator's shape fixed at `DEFAULT_CHUNKS` (fewer images per call for a
+    model that caps its decodes per call: `default_chunks`), as when the cards were written."""
     x, y = evaluation_images(card, seed=seed, take=QUICK_CHECK["num_examples"])
     if not model.has_density:
         return {"reconstruction_error_nats": float(reconstruction_score(model, x, batch_size=500).mean()),
                 "num_examples": int(len(x))}
     result = evaluate_likelihood(model, x, y if model.conditional else None, k=QUICK_CHECK["k"], seed=seed,
-                                 chunks=DEFAULT_CHUNKS)
+                                 chunks=default_chunks(model))
     return {key: result[key] for key in ("nll_nats", "nll_k", "num_examples")}
 
 
@@ -180,12 +183,25 @@ def sample_quality_section(model, card, seed=0, num_samples=10000) -> dict:
     judge = load_judge(card["dataset"])
     x_test, x_train = _judge_images(card, take=num_samples)
     out = sample_quality(model, judge, x_test, x_train, num_samples=num_samples, seed=seed)
+    out["sampling"] = sampling_speed(model, seed=seed)
     real = (f"the first {len(x_test)} test images" if _split(card) == "test"
             else f"{len(x_test)} images held out from the judge's training")
     out["protocol"] = (f"{num_samples} prior samples E[x|z] vs {real} (pixels in [0, 1]), "
                        f"features of the {card['dataset']} judge (test accuracy "
                        f"{judge.judge_metadata['test_accuracy']:.4f}); precision/recall with k=3 on 5000 of each")
     return out
+
+
+def sampling_speed(model, seed=0, draws=SPEED_DRAWS) -> dict:
+    """Images drawn per second by `model.sample` in one batch of `draws`, timed after a
+    first call has traced the graphs (an autoregressive decoder draws pixel by pixel)."""
+    labels = np.arange(draws) % int(model.num_classes) if model.conditional else None
+    model.sample(2, seed=seed, labels=None if labels is None else labels[:2])
+    start = time.time()
+    model.sample(draws, seed=seed, labels=labels)
+    seconds = time.time() - start
+    return {"images": int(draws), "seconds": round(seconds, 3), "images_per_second": round(draws / seconds, 1),
+            "machine": machine_description()}
 
 
 def conditional_section(model, card, seed=0, samples_per_class=1000) -> dict:

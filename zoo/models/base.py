@@ -83,6 +83,11 @@ class LatentVariableModel(keras.Model):
     # any schedule a variant may define (steps are counted in int64: no overflow).
     SCHEDULES_DONE_STEP = 2**31 - 1
 
+    # Decodes (images x posterior samples) one call of the evaluators may run at once;
+    # None: no limit beyond theirs. A variant whose decoder holds large activations per
+    # decode (a PixelCNN over every pixel) caps it (`zoo.evaluate.likelihood.default_chunks`).
+    max_decodes_per_call = None
+
     def __init__(
         self,
         image_shape=(28, 28, 1),

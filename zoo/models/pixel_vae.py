@@ -149,6 +149,11 @@ class PixelVAE(VAE):
         pixelcnn_kernel_size: its odd kernel size.
     """
 
+    # Each decode runs the PixelCNN over every pixel, [H, W, 2 x channels] activations a
+    # layer: 10,000 decodes a call (the IS evaluator's default 100 images x 100 samples)
+    # outgrew 23 GB of memory for pixel_vae_fashion_mnist.
+    max_decodes_per_call = 1000
+
     unsupported_signatures = {
         "decode": "an image from z is drawn one pixel at a time (H * W PixelCNN passes); the exported graphs hold "
                   "single passes",
