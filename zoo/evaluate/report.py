@@ -200,7 +200,7 @@ def sampling_speed(model, seed=0, draws=SPEED_DRAWS) -> dict:
     start = time.time()
     model.sample(draws, seed=seed, labels=labels)
     seconds = time.time() - start
-    return {"images": int(draws), "seconds": round(seconds, 3), "images_per_second": round(draws / seconds, 1),
+    return {"images": int(draws), "seconds": round(seconds, 6), "images_per_second": round(draws / seconds, 1),
             "machine": machine_description()}
 
 
