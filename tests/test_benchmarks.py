@@ -370,3 +370,30 @@ def test_training_parts_times_keras_and_the_zoo_with_and_without_xla(tmp_path):
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert float(cells[2]) > 0
         assert float(cells[3]) > 0 if not row.startswith("| encoder") else cells[3] == "(Keras' layer)"
+
+
+def test_two_stage_sampling_measures_both_code_samplings(tmp_path):
+    # A two-stage preset on vae_mnist's networks (second stage untrained: the script's
+    # protocol, not the numbers, is under test): one row per code sampling, the preset's
+    # own first, then the encoder's codes as the reference; any other model is refused.
+    from zoo.models import TwoStageVAE
+
+    first = zoo.load("vae_mnist")
+    model = TwoStageVAE(latent_dim=first.latent_dim, widths=first.widths, hidden_dim=first.hidden_dim,
+                        second_latent_dim=8, second_hidden_dim=64, code_sampling="mean")
+    for part in ("encoder", "decoder"):
+        getattr(model, part).set_weights(getattr(first, part).get_weights())
+    model.save_preset(str(tmp_path / "two_stage"), {"dataset": "mnist"})
+    bench = load_benchmark("two_stage_sampling")
+    out = tmp_path / "two_stage_sampling.md"
+    assert bench.main(["--preset", str(tmp_path / "two_stage"), "--samples", "300", "--out", str(out)]) == 0
+    rows = [line.split("|") for line in out.read_text().splitlines() if line.startswith("| `")]
+    assert [r[1].strip() for r in rows] == ["`mean` (the preset's)", "`draw`"]
+    reference = next(line.split("|") for line in out.read_text().splitlines() if line.startswith("| reference"))
+    fds = [float(r[2]) for r in [*rows, reference]]
+    assert all(np.isfinite(fds)) and fds[0] != fds[1] and min(fds) > 0
+    assert fds[2] < min(fds[:2])  # vae_mnist's own codes beat an untrained second stage
+    with pytest.raises(SystemExit, match="not a TwoStageVAE"):
+        bench.main(["--preset", "vae_mnist", "--samples", "300", "--out", "/dev/null"])
+    with pytest.raises(SystemExit):
+        bench.main(["--samples", "2"])

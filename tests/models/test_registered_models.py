@@ -32,7 +32,8 @@ VARIANT_KWARGS = {
     # at initialization already (tests/models/test_two_stage.py trains it on real codes).
     "pixel_vae": dict(condition_channels=4, pixelcnn_channels=8, pixelcnn_layers=2, pixelcnn_kernel_size=3,
                       free_bits=0.1),
-    "two_stage_vae": dict(second_latent_dim=4, second_hidden_dim=64, second_hidden_layers=1, train_first_stage=True),
+    "two_stage_vae": dict(second_latent_dim=4, second_hidden_dim=64, second_hidden_layers=1, train_first_stage=True,
+                          code_sampling="mean"),
     "vae": dict(kl_warmup_steps=4, free_bits=0.05, seed=3),
     "vamp_vae": dict(num_components=8, pseudo_input_init_stddev=0.5),
     # latent_dim: the 7 x 7 code grid of TINY's widths, 4 dimensions a code.

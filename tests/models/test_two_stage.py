@@ -20,9 +20,9 @@ def first_stage():
     return zoo.load("vae_mnist")
 
 
-def two_stage_from(first):
+def two_stage_from(first, **kwargs):
     model = TwoStageVAE(latent_dim=first.latent_dim, widths=first.widths, hidden_dim=first.hidden_dim,
-                        second_latent_dim=16, second_hidden_dim=128)
+                        second_latent_dim=16, second_hidden_dim=128, **kwargs)
     for part in ("encoder", "decoder"):
         getattr(model, part).set_weights(getattr(first, part).get_weights())
     return model
@@ -50,3 +50,21 @@ def test_second_stage_learns_the_codes_of_a_frozen_first_stage(first_stage, mnis
 def test_two_stage_keeps_the_first_stage_prior_standard_normal():
     with pytest.raises(ValueError, match="N\\(0, I\\)"):
         TwoStageVAE(prior={"name": "vamp", "num_components": 4})
+
+
+def test_mean_code_sampling_takes_each_codes_conditional_mean(first_stage):
+    # Same seed, same u: "mean" codes are E[z|u], "draw" codes add sigma(u) * eps. So the
+    # draws spread more (Var z = Var E[z|u] + E Var[z|u]) and the means repeat exactly.
+    keras.utils.set_random_seed(0)
+    model = two_stage_from(first_stage)
+    draws = model.prior_sample(2000, seed=3).numpy()
+    model.code_sampling = "mean"
+    means = model.prior_sample(2000, seed=3).numpy()
+    np.testing.assert_array_equal(means, model.prior_sample(2000, seed=3).numpy())
+    assert np.all(draws.var(axis=0) > means.var(axis=0))
+    assert model.sample(4, seed=0).shape == (4, 28, 28, 1)
+
+
+def test_two_stage_refuses_an_unknown_code_sampling():
+    with pytest.raises(ValueError, match="code_sampling must be one of \\('draw', 'mean'\\)"):
+        TwoStageVAE(code_sampling="mode")
