@@ -17,8 +17,9 @@ zoo's sample-quality protocol (`zoo.evaluate.sample_quality`: Fréchet distance,
 precision and recall in the dataset judge's features, against the test images,
 same seed), and writes benchmarks/two_stage_sampling.md. The preset's card
 records the sampling its config names; this table shows what the other gives.
-A last row decodes the encoder's own codes of training images, z ~ q(z|x): what
-a perfect model of the codes would reach with this decoder.
+A last row decodes the encoder's own codes of training images, z ~ q(z|x): the
+distribution the second stage is fitted to, so about the best any model of the
+codes can do with this decoder.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class EncoderCodes:
 def measure(preset: str, num_samples: int) -> dict:
     """Sample quality of `preset` under each code sampling; the model's own choice first."""
     import zoo
+    from zoo import data
     from zoo.evaluate.judges import load_judge, real_images
     from zoo.evaluate.sample_quality import sample_quality
     from zoo.models import TwoStageVAE
@@ -80,8 +82,6 @@ def measure(preset: str, num_samples: int) -> dict:
         rows.append({"code_sampling": sampling, "preset_default": sampling == own,
                      "seconds": time.perf_counter() - start, **result})
     model.code_sampling = own
-    from zoo import data
-
     train, _ = data.load_numpy_for_card(model.preset_metadata, "train", take=num_samples, seed=SEED)
     start = time.perf_counter()
     result = sample_quality(EncoderCodes(model, train), judge, x_test, x_train, num_samples=num_samples, seed=SEED)
