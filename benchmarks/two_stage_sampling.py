@@ -6,8 +6,8 @@
 A `TwoStageVAE` samples u ~ N(0, I), then a code z from the second stage's
 p(z|u) = N(mu(u), diag sigma(u)^2), then the image E[x|z]. The second stage is
 fitted to codes z ~ q(z|x), which carry the first stage's posterior noise, so
-sigma(u) is not small (vamp_mnist's posterior scales are 0.1-0.9 per dimension)
-and a drawn z can leave the region the first stage's decoder was trained on.
+sigma(u) is not small (the posteriors of vamp_mnist's codes are wide, not point
+masses) and a drawn z can leave the region the first stage's decoder was trained on.
 Taking z = E[z|u] instead keeps the model, its density and its training as they
 are and changes only how a sample's code is chosen, the way images are E[x|z]
 rather than drawn pixels.
